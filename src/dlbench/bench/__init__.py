@@ -1,0 +1,1 @@
+"""Time-to-train benchmarking: MLPerf logging, compliance rules, scoring, hardware inventory."""

@@ -1,0 +1,194 @@
+"""Load a config: YAML file -> dict -> `-o a.b=v` overrides -> validated `Config`.
+
+Validation reports every problem at once, each with the dotted path of the offending key, and
+suggests the closest valid name for an unknown key.
+"""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from dlbench.errors import UserError
+
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """A path to a YAML file, or the name of a shipped config (`mnist1d-cnn`)."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    shipped = SHIPPED_DIR / f"{p.stem if p.suffix in ('.yaml', '.yml') else p.name}.yaml"
+    if shipped.is_file():
+        return shipped
+    names = sorted(f.stem for f in SHIPPED_DIR.glob("*.yaml"))
+    close = difflib.get_close_matches(str(p.stem), names, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else "`dlbench configs` lists the shipped configs"
+    raise UserError(f"config file not found: {name_or_path}", hint)
+
+
+def read_yaml(path: Path) -> dict:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise UserError(f"{path}: malformed YAML{where}: {problem}", "fix the syntax") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: cannot read config: {e}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: a config must be a YAML mapping with data/model/optim/train sections")
+    return raw
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text) if text != "" else ""
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply `dotted.key=value` overrides (values parsed as YAML: 3e-3, true, [1, 2])."""
+    out = yaml.safe_load(yaml.safe_dump(raw))  # deep copy of plain data
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"override '{item}' is not of the form dotted.key=value", "e.g. -o optim.lr=3e-3")
+        parts = key.strip().split(".")
+        node = out
+        for i, part in enumerate(parts[:-1]):
+            nxt = parts[i + 1]
+            if isinstance(node, list):
+                node = _list_slot(node, part, item)
+                continue
+            if part not in node or node[part] is None:
+                node[part] = [] if nxt.isdigit() else {}
+            node = node[part]
+            if not isinstance(node, (dict, list)):
+                raise UserError(f"override '{item}': '{'.'.join(parts[:i + 1])}' is a value, not a section")
+        last = parts[-1]
+        if isinstance(node, list):
+            idx = int(last) if last.isdigit() else None
+            if idx is None or idx > len(node):
+                raise UserError(f"override '{item}': index {last} is out of range for a list of {len(node)}")
+            if idx == len(node):
+                node.append(_parse_value(value))
+            else:
+                node[idx] = _parse_value(value)
+        else:
+            node[last] = _parse_value(value)
+    return out
+
+
+def _list_slot(node: list, part: str, item: str):
+    if not part.isdigit() or int(part) >= len(node):
+        raise UserError(f"override '{item}': '{part}' is not a valid index into a list of {len(node)}")
+    return node[int(part)]
+
+
+def _fields_at(loc: tuple, root: type[BaseModel]) -> tuple[list[str], list[str]]:
+    """Walk a pydantic error location; return (display path, field names valid at the last level)."""
+    from dlbench.data.registry import DATASETS
+    from dlbench.models.registry import MODELS
+
+    path: list[str] = []
+    model: type[BaseModel] | None = root
+    i = 0
+    while i < len(loc):
+        part = loc[i]
+        if model is not None and isinstance(part, str) and part in model.model_fields:
+            path.append(part)
+            ann = model.model_fields[part].annotation
+            if part == "data" and model is root:
+                model = None
+                if i + 1 < len(loc) and loc[i + 1] in DATASETS and len(loc) > i + 2:
+                    model = DATASETS[loc[i + 1]][0]
+                    i += 1
+            elif part == "model" and model is root:
+                model = None
+                if i + 1 < len(loc) and loc[i + 1] in MODELS and len(loc) > i + 2:
+                    model = MODELS[loc[i + 1]][0]
+                    i += 1
+            else:
+                model = _submodel(ann)
+        else:
+            path.append(str(part))
+            if not isinstance(part, int):
+                break
+        i += 1
+    return path, list(model.model_fields) if model is not None else []
+
+
+def _submodel(ann) -> type[BaseModel] | None:
+    import typing
+
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for a in typing.get_args(ann):
+        sub = _submodel(a)
+        if sub is not None:
+            return sub
+    return None
+
+
+def _describe(err: dict, root: type[BaseModel]) -> str:
+    path, valid = _fields_at(tuple(err["loc"]), root)
+    where = ".".join(path) or "(top level)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent, key = ".".join(path[:-1]) or "top level", path[-1]
+        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
+        return f"{where}: unknown key in {parent} ({hint})"
+    if kind == "union_tag_invalid":
+        ctx = err.get("ctx", {})
+        tag, expected = ctx.get("tag"), ctx.get("expected_tags", "")
+        options = [t.strip(" '") for t in str(expected).split(",")]
+        close = difflib.get_close_matches(str(tag), options, n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'?" if close else f"choose one of {expected}"
+        return f"{where}: unknown value '{tag}' ({hint})"
+    if kind == "union_tag_not_found":
+        key = err.get("ctx", {}).get("discriminator", "kind").strip("'")
+        return f"{where}: missing '{key}' (the section must say which {key} it is)"
+    if kind == "missing":
+        return f"{where}: required key is missing"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    got = err.get("input")
+    shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {got!r})"
+    return f"{where}: {msg}{shown}"
+
+
+def parse_config(raw: dict, source: str = "config"):
+    """Validate a plain dict; raise one UserError listing every problem."""
+    from dlbench.config.schema import Config
+
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as e:
+        problems = [_describe(err, Config) for err in e.errors()]
+        problems = list(dict.fromkeys(problems))
+        head = f"{source}: {len(problems)} problem{'s' if len(problems) > 1 else ''} in the config"
+        raise UserError(head + "\n  " + "\n  ".join(problems)) from None
+
+
+def load_config(path_or_name: str | Path, overrides: list[str] | None = None):
+    path = resolve_config_path(path_or_name)
+    raw = apply_overrides(read_yaml(path), overrides or [])
+    cfg = parse_config(raw, source=str(path))
+    if cfg.name is None:
+        cfg.name = path.stem
+    return cfg
+
+
+def dump_config(cfg) -> str:
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,56 @@
+"""Options every dataset kind shares, and the step that turns arrays into a DataBundle."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pydantic import Field, model_validator
+
+from dlbench.config.base import Section
+from dlbench.data.bundle import DataBundle, DataSpec, SealedSplit, Split, check_nonempty
+from dlbench.data.split import split_indices
+
+
+class SplitOptions(Section):
+    val_fraction: float = Field(0.1, gt=0, lt=1)
+    """Fraction of the data held out for validation (model selection, early stopping)."""
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    """Fraction held out for the final test. Ignored by datasets that ship their own test split."""
+    seed: int = 0
+    """Seed of the split (independent of train.seed, so changing the model seed keeps the split)."""
+
+    @model_validator(mode="after")
+    def _leave_training_data(self):
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError("val_fraction + test_fraction must be < 1")
+        return self
+
+
+def to_tensor_split(x: np.ndarray, y: np.ndarray | None, idx: np.ndarray, task: str) -> Split:
+    xt = torch.from_numpy(np.ascontiguousarray(x[idx], dtype=np.float32))
+    if y is None:
+        return Split(xt, None)
+    ydt = np.int64 if task == "classification" else np.float32
+    return Split(xt, torch.from_numpy(np.ascontiguousarray(y[idx], dtype=ydt)))
+
+
+def bundle_from_arrays(name: str, x: np.ndarray, y: np.ndarray, spec: DataSpec, preprocessing: dict,
+                       opts: SplitOptions, test: tuple[np.ndarray, np.ndarray] | None = None) -> DataBundle:
+    """Split (x, y) into train/val/test (or train/val when the dataset has its own test split)."""
+    classification = spec.task == "classification"
+    fractions = (opts.val_fraction, 0.0 if test is not None else opts.test_fraction)
+    if test is not None:  # carve validation from train; the dataset's own test split stays the test split
+        tr, va, _ = split_indices(len(x), y, (opts.val_fraction, 0.0), opts.seed, classification)
+        xt, yt = test
+        te_split = to_tensor_split(xt, yt, np.arange(len(xt)), spec.task)
+        te = np.arange(len(xt))
+    else:
+        tr, va, te = split_indices(len(x), y, fractions, opts.seed, classification)
+        te_split = to_tensor_split(x, y, te, spec.task)
+    check_nonempty(name, {"train": len(tr), "validation": len(va), "test": len(te)},
+                   "use more data or change data.val_fraction / data.test_fraction")
+    if spec.task == "regression" and "target_mean" not in spec.extras:
+        ytr = y[tr].astype(np.float64)
+        spec.extras["target_mean"] = float(ytr.mean())
+        spec.extras["target_std"] = float(ytr.std()) or 1.0
+    return DataBundle(to_tensor_split(x, y, tr, spec.task), to_tensor_split(x, y, va, spec.task),
+                      SealedSplit(te_split), spec, preprocessing)

@@ -1,0 +1,96 @@
+"""User image folders: one sub-folder per class, PNG/JPEG files, converted to one size and channel count."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from dlbench.data.bundle import DataBundle, DataSpec, SealedSplit, Split, check_nonempty
+from dlbench.data.common import SplitOptions, to_tensor_split
+from dlbench.data.preprocess import ImagePreprocessor
+from dlbench.data.split import split_indices
+from dlbench.errors import UserError
+
+log = logging.getLogger(__name__)
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+
+
+class ImageFolderData(SplitOptions):
+    kind: Literal["image-folder"] = "image-folder"
+    """A folder with one sub-folder per class holding PNG/JPEG images."""
+    path: str
+    size: tuple[int, int] = (32, 32)
+    """Height and width every image is resized to."""
+    channels: Literal[1, 3] = 1
+    """1 = grayscale, 3 = RGB; images in other modes are converted."""
+    in_memory_limit_mb: float = Field(2048, gt=0)
+    """Decoded data above this size is read lazily by DataLoader workers instead of held in memory."""
+
+
+def scan_folder(path: str | Path) -> tuple[list[Path], list[int], list[str]]:
+    root = Path(path)
+    if not root.is_dir():
+        raise UserError(f"image folder not found: {path}")
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    files, labels = [], []
+    for i, c in enumerate(classes):
+        for f in sorted((root / c).rglob("*")):
+            if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file():
+                files.append(f)
+                labels.append(i)
+    if not files:
+        raise UserError(f"{path}: no PNG/JPEG images found", "put images in one sub-folder per class: PATH/<class>/*.png")
+    if len(classes) < 2:
+        raise UserError(f"{path}: found only {len(classes)} class folder", "a classifier needs at least two class sub-folders")
+    return files, labels, classes
+
+
+class ImageFiles(torch.utils.data.Dataset):
+    """Lazy (x, y) pairs decoded on access, for DataLoader workers."""
+
+    def __init__(self, files: list[Path], labels: np.ndarray, pre: ImagePreprocessor):
+        self.files, self.labels, self.pre = files, labels, pre
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int):
+        return torch.from_numpy(self.pre.load(self.files[i])), torch.tensor(int(self.labels[i]))
+
+
+def _check_modes(files: list[Path], size: tuple[int, int]) -> None:
+    from PIL import Image, UnidentifiedImageError
+
+    sizes, modes = set(), set()
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                im.verify()
+                sizes.add(im.size)
+                modes.add(im.mode)
+        except (UnidentifiedImageError, OSError, SyntaxError) as e:
+            raise UserError(f"cannot read image {f}: {e}", "remove or replace the file") from None
+    if len(sizes) > 1 or len(modes) > 1:
+        log.warning("images have %d sizes and modes %s; converting all to %dx%d", len(sizes), sorted(modes), *size)
+
+
+def build_image_folder(cfg: ImageFolderData) -> DataBundle:
+    files, labels, classes = scan_folder(cfg.path)
+    _check_modes(files, cfg.size)
+    y = np.asarray(labels, dtype=np.int64)
+    pre = ImagePreprocessor(cfg.size, cfg.channels)
+    tr, va, te = split_indices(len(files), y, (cfg.val_fraction, cfg.test_fraction), cfg.seed, True)
+    check_nonempty(cfg.path, {"train": len(tr), "validation": len(va), "test": len(te)},
+                   "add images or change data.val_fraction / data.test_fraction")
+    spec = DataSpec("classification", (cfg.channels, *cfg.size), len(classes), classes)
+    decoded_mb = len(files) * cfg.channels * cfg.size[0] * cfg.size[1] * 4 / 2**20
+    if decoded_mb <= cfg.in_memory_limit_mb:
+        x = pre.transform(files)
+        splits = [to_tensor_split(x, y, idx, "classification") for idx in (tr, va, te)]
+    else:
+        splits = [Split(dataset=ImageFiles([files[i] for i in idx], y[idx], pre)) for idx in (tr, va, te)]
+    return DataBundle(splits[0], splits[1], SealedSplit(splits[2]), spec, pre.to_json())

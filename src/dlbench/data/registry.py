@@ -1,0 +1,30 @@
+"""One explicit table: data.kind -> (config class, builder). New kinds are added here."""
+from __future__ import annotations
+
+from dlbench.data.arrays import NpzData, build_npz
+from dlbench.data.builtin import (DiabetesData, DigitsData, Mnist1dData, build_diabetes, build_digits,
+                                  build_mnist1d)
+from dlbench.data.images import ImageFolderData, build_image_folder
+from dlbench.data.tabular import CsvData, build_csv
+
+DATASETS = {
+    "digits": (DigitsData, build_digits),
+    "mnist1d": (Mnist1dData, build_mnist1d),
+    "diabetes": (DiabetesData, build_diabetes),
+    "csv": (CsvData, build_csv),
+    "image-folder": (ImageFolderData, build_image_folder),
+    "npz": (NpzData, build_npz),
+}
+
+
+def build_data(cfg):
+    """Build the DataBundle for a validated data config."""
+    return DATASETS[cfg.kind][1](cfg)
+
+
+def extra_preprocessor(d: dict):
+    """Preprocessors of kinds beyond the core (text tokenizers, ...) register here."""
+    from dlbench.errors import UserError
+
+    raise UserError(f"model.json names an unknown preprocessing kind '{d.get('kind')}'",
+                    "was the run made by a newer dlbench?")

@@ -1,0 +1,100 @@
+"""User CSV files: a target column; classification or regression declared or inferred."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from dlbench.data.bundle import DataSpec
+from dlbench.data.common import SplitOptions, bundle_from_arrays
+from dlbench.data.preprocess import TabularPreprocessor
+from dlbench.data.split import split_indices
+from dlbench.errors import UserError
+
+
+class CsvData(SplitOptions):
+    kind: Literal["csv"] = "csv"
+    """A CSV file with one row per sample and a target column."""
+    path: str
+    target: str
+    """Name of the target column."""
+    task: Literal["auto", "classification", "regression"] = "auto"
+    """auto: classification when the target is text/bool or has at most `max_classes` distinct integers."""
+    columns: list[str] | None = None
+    """Feature columns to use (default: every column but the target)."""
+    impute: Literal["none", "mean", "median", "most_frequent", "drop"] = "none"
+    """Missing feature values: none = refuse the file and say where they are; drop = drop those rows."""
+    max_classes: int = Field(20, ge=2)
+
+
+def read_csv(path: str | Path):
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"data file not found: {path}", "check data.path (relative paths are from the working directory)")
+    try:
+        frame = pd.read_csv(p)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: not a readable CSV file: {str(e).splitlines()[0]}") from None
+    if len(frame) == 0:
+        raise UserError(f"{path}: the CSV file has a header but no rows")
+    return frame
+
+
+def infer_task(col, max_classes: int) -> str:
+    import pandas as pd
+
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        return "classification"
+    vals = col.dropna()
+    integral = np.allclose(vals, np.round(vals))
+    return "classification" if integral and vals.nunique() <= max_classes else "regression"
+
+
+def build_csv(cfg: CsvData):
+    import pandas as pd
+
+    frame = read_csv(cfg.path)
+    if cfg.target not in frame.columns:
+        import difflib
+
+        close = difflib.get_close_matches(cfg.target, [str(c) for c in frame.columns], n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"columns are: {', '.join(map(str, frame.columns))}"
+        raise UserError(f"{cfg.path}: no target column '{cfg.target}'", hint)
+    columns = cfg.columns or [c for c in frame.columns if c != cfg.target]
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:
+        raise UserError(f"{cfg.path}: data.columns names missing column(s) {', '.join(absent)}")
+    target = frame[cfg.target]
+    if target.isna().any():
+        rows = np.flatnonzero(target.isna().values)[:5].tolist()
+        raise UserError(f"{cfg.path}: target column '{cfg.target}' has missing values (rows {rows})",
+                        "remove those rows; targets are never imputed")
+    if cfg.impute == "drop":
+        keep = ~frame[columns].isna().any(axis=1)
+        frame, target = frame[keep].reset_index(drop=True), target[keep].reset_index(drop=True)
+    task = cfg.task if cfg.task != "auto" else infer_task(target, cfg.max_classes)
+    if task == "regression":
+        y_num = pd.to_numeric(target, errors="coerce")
+        if y_num.isna().any():
+            row = int(np.flatnonzero(y_num.isna().values)[0])
+            raise UserError(f"{cfg.path}: regression target '{cfg.target}' is not numeric (row {row} holds {target[row]!r})",
+                            "use data.task: classification for a categorical target")
+        y = y_num.to_numpy(np.float32)
+        classes = None
+    else:
+        labels = target.astype(str)
+        classes = sorted(labels.unique().tolist(), key=lambda s: (len(s), s) if s.lstrip("-").isdigit() else (1e9, s))
+        index = {c: i for i, c in enumerate(classes)}
+        y = labels.map(index).to_numpy(np.int64)
+    # fit preprocessing on the training rows only
+    tr, _, _ = split_indices(len(frame), y if task == "classification" else None,
+                             (cfg.val_fraction, cfg.test_fraction), cfg.seed, task == "classification")
+    pre = TabularPreprocessor.fit(frame.iloc[tr], columns, cfg.impute if cfg.impute != "drop" else "none")
+    x = pre.transform(frame)
+    spec = DataSpec(task, (x.shape[1],), len(classes) if classes else None, classes,
+                    extras={"feature_names": pre.feature_names, "target": cfg.target})
+    return bundle_from_arrays(cfg.path, x, y, spec, pre.to_json(), cfg)

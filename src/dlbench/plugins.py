@@ -1,0 +1,24 @@
+"""Subcommand groups owned by other parts of the package, attached to the CLI here.
+
+Each entry is (module, attribute, name): the module defines a typer app (or a plain function for a
+single command). A module that is not present is skipped, so parts can land independently.
+"""
+from __future__ import annotations
+
+import importlib
+
+GROUPS = [
+    # (module, typer app or command function attribute, command name, is_group)
+]
+
+
+def register_commands(app) -> None:
+    for module, attr, name, is_group in GROUPS:
+        try:
+            obj = getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError:
+            continue
+        if is_group:
+            app.add_typer(obj, name=name)
+        else:
+            app.command(name)(obj)

@@ -1,0 +1,267 @@
+"""The Open Inference Protocol (v2) REST app: health, metadata and inference for served predictors.
+
+create_app() wires the pieces: the model registry (name -> versions -> predictor + batcher), the
+routes, the error mapping (http_errors.py) and the ASGI guards (limits.py) around them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import numpy as np
+from fastapi import APIRouter, FastAPI, Request, Security
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
+
+from dlbench.errors import UserError
+from dlbench.serve.auth import KeyVerifier, default_keys_path
+from dlbench.serve.batching import Batcher
+from dlbench.serve.http_errors import ERROR_RESPONSES, install_error_handlers
+from dlbench.serve.limits import AuthMiddleware, BodyLimitMiddleware
+from dlbench.serve.metrics import AccessLogMiddleware, Metrics
+from dlbench.serve.predictor import Predictor, TensorSpec
+from dlbench.serve.protocol import InferenceRequest, InferenceResponse, ModelMetadata, ServerMetadata
+from dlbench.serve.settings import ServeSettings
+from dlbench.serve.tensors import decode_input, encode_output, shape_str
+
+log = logging.getLogger("dlbench.serve")
+
+SERVER_NAME = "dlbench"
+EXTENSIONS: list[str] = []  # none of the optional protocol extensions (binary tensors, ...) yet
+
+
+def _server_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("dlbench")
+    except Exception:  # noqa: BLE001 - running from a source tree that was never installed
+        return "0+unknown"
+
+
+def _version_key(v: str) -> tuple:
+    # "10" is later than "9": numeric versions compare as numbers, others as text, numbers last.
+    return (1, int(v), "") if v.isdigit() else (0, 0, v)
+
+
+def _describe(specs: list[TensorSpec]) -> str:
+    return ", ".join(f"{s.name} ({s.datatype} {shape_str(s.shape)})" for s in specs) or "none"
+
+
+@dataclass
+class Served:
+    """One (name, version) being served."""
+
+    predictor: Predictor
+    inputs: dict[str, TensorSpec]
+    outputs: dict[str, TensorSpec]
+    batcher: Batcher
+
+
+class Registry:
+    def __init__(self, predictors: list[Predictor], settings: ServeSettings, metrics: Metrics):
+        self.models: dict[str, dict[str, Served]] = {}
+        for p in predictors:
+            inputs, outputs = list(p.inputs()), list(p.outputs())
+            if p.batchable:
+                for s in inputs + outputs:
+                    if not s.shape or s.shape[0] != -1:
+                        raise ValueError(f"batchable model '{p.name}': tensor '{s.name}' needs -1 as first dim")
+            versions = self.models.setdefault(p.name, {})
+            if str(p.version) in versions:
+                raise UserError(f"model '{p.name}' version {p.version} is given twice", "serve each run once")
+            depth = metrics.queue_depth.labels(p.name)
+            batcher = Batcher(
+                p, settings.max_batch_size, settings.max_batch_delay_ms, settings.max_queue,
+                settings.request_timeout_s,
+                on_batch=metrics.batch_size.labels(p.name).observe, on_depth=depth.set,
+            )
+            versions[str(p.version)] = Served(p, {s.name: s for s in inputs}, {s.name: s for s in outputs}, batcher)
+
+    def versions(self, name: str) -> list[str]:
+        return sorted(self.models[name], key=_version_key)
+
+    def get(self, name: str, version: str | None) -> Served:
+        if name not in self.models:
+            raise HTTPException(404, f"unknown model '{name}'; served models: {', '.join(sorted(self.models))}")
+        if version is None:  # unversioned URL: the latest version
+            return self.models[name][self.versions(name)[-1]]
+        if version not in self.models[name]:
+            raise HTTPException(
+                404, f"model '{name}' has no version '{version}'; available: {', '.join(self.versions(name))}"
+            )
+        return self.models[name][version]
+
+    def all(self) -> list[Served]:
+        return [s for versions in self.models.values() for s in versions.values()]
+
+
+def _check_inputs(served: Served, body: InferenceRequest) -> dict[str, np.ndarray]:
+    name = served.predictor.name
+    arrays: dict[str, np.ndarray] = {}
+    for tensor in body.inputs:
+        spec = served.inputs.get(tensor.name)
+        if spec is None:
+            raise UserError(f"model '{name}' has no input '{tensor.name}'; expected inputs: {_describe(list(served.inputs.values()))}")
+        if tensor.name in arrays:
+            raise UserError(f"input '{tensor.name}' is given twice")
+        arrays[tensor.name] = decode_input(tensor, spec)
+    missing = [s for n, s in served.inputs.items() if n not in arrays and not s.optional]
+    if missing:
+        raise UserError(f"missing input(s) for model '{name}': {_describe(missing)}")
+    if served.predictor.batchable and len({a.shape[0] for a in arrays.values()}) > 1:
+        sizes = ", ".join(f"{k}: {a.shape[0]}" for k, a in arrays.items())
+        raise UserError(f"all inputs must have the same batch size (first dimension); got {sizes}")
+    return arrays
+
+
+def _requested_outputs(served: Served, body: InferenceRequest) -> list[str]:
+    if not body.outputs:
+        return list(served.outputs)
+    names = list(dict.fromkeys(o.name for o in body.outputs))  # dedupe, keep the client's order
+    unknown = [n for n in names if n not in served.outputs]
+    if unknown:
+        raise UserError(
+            f"model '{served.predictor.name}' has no output(s) {', '.join(map(repr, unknown))}; "
+            f"available outputs: {', '.join(served.outputs)}"
+        )
+    return names
+
+
+def _routes(registry: Registry, metrics: Metrics, auth: list) -> APIRouter:
+    health = APIRouter(tags=["health"])
+    router = APIRouter(dependencies=auth, responses=ERROR_RESPONSES)
+
+    @health.get("/v2/health/live", response_class=Response, summary="Server live")
+    async def live() -> Response:
+        return Response(status_code=200)
+
+    @health.get("/v2/health/ready", response_class=Response, summary="Server ready",
+                responses={503: {"description": "shutting down"}})
+    async def ready(request: Request) -> Response:
+        return Response(status_code=503 if request.app.state.closing else 200)
+
+    @router.get("/v2", response_model=ServerMetadata, tags=["metadata"], summary="Server metadata")
+    async def server_metadata() -> ServerMetadata:
+        return ServerMetadata(name=SERVER_NAME, version=_server_version(), extensions=EXTENSIONS)
+
+    def metadata(request: Request, name: str, version: str | None) -> ModelMetadata:
+        served = registry.get(name, version)
+        p = served.predictor
+        tensor = lambda s: {"name": s.name, "datatype": s.datatype, "shape": list(s.shape)}  # noqa: E731
+        return ModelMetadata(
+            name=p.name, versions=registry.versions(name), platform=p.platform,
+            inputs=[tensor(s) for s in served.inputs.values()],
+            outputs=[tensor(s) for s in served.outputs.values()],
+        )
+
+    @router.get("/v2/models/{name}", response_model=ModelMetadata, tags=["metadata"], summary="Model metadata")
+    async def model_metadata(request: Request, name: str) -> ModelMetadata:
+        return metadata(request, name, None)
+
+    @router.get("/v2/models/{name}/versions/{version}", response_model=ModelMetadata, tags=["metadata"],
+                summary="Model version metadata")
+    async def model_version_metadata(request: Request, name: str, version: str) -> ModelMetadata:
+        return metadata(request, name, version)
+
+    @router.get("/v2/models/{name}/ready", response_class=Response, tags=["health"], summary="Model ready")
+    async def model_ready(request: Request, name: str) -> Response:
+        registry.get(name, None)
+        return Response(status_code=200)
+
+    @router.get("/v2/models/{name}/versions/{version}/ready", response_class=Response, tags=["health"],
+                summary="Model version ready")
+    async def model_version_ready(request: Request, name: str, version: str) -> Response:
+        registry.get(name, version)
+        return Response(status_code=200)
+
+    async def infer(request: Request, name: str, version: str | None, body: InferenceRequest) -> Response:
+        served = registry.get(name, version)
+        request.state.version = served.predictor.version
+        arrays = _check_inputs(served, body)
+        wanted = _requested_outputs(served, body)
+        outputs, batch_size = await served.batcher.submit(arrays, dict(body.parameters or {}))
+        request.state.batch_size = batch_size
+        missing = [n for n in wanted if n not in outputs]
+        if missing:  # the predictor broke its own metadata: our bug, not the client's
+            raise RuntimeError(f"model '{name}' did not produce output(s) {missing}")
+        response = {
+            "model_name": name, "model_version": served.predictor.version,
+            "outputs": [encode_output(n, outputs[n], served.outputs[n]) for n in wanted],
+        }
+        if body.id is not None:
+            response["id"] = body.id
+        # Built by hand and returned as a Response: re-validating thousands of floats through
+        # the response model would cost more than the model itself for small networks.
+        return JSONResponse(response)
+
+    @router.post("/v2/models/{name}/infer", response_model=InferenceResponse, tags=["inference"], summary="Infer")
+    async def model_infer(request: Request, name: str, body: InferenceRequest) -> Response:
+        return await infer(request, name, None, body)
+
+    @router.post("/v2/models/{name}/versions/{version}/infer", response_model=InferenceResponse,
+                 tags=["inference"], summary="Infer with a model version")
+    async def model_version_infer(request: Request, name: str, version: str, body: InferenceRequest) -> Response:
+        return await infer(request, name, version, body)
+
+    @router.get("/metrics", response_class=Response, tags=["monitoring"], summary="Prometheus metrics")
+    async def prometheus() -> Response:
+        for served in registry.all():
+            metrics.queue_depth.labels(served.predictor.name).set(served.batcher.depth())
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    both = APIRouter()
+    both.include_router(health)
+    both.include_router(router)
+    return both
+
+
+def create_app(predictors: list[Predictor], settings: ServeSettings) -> FastAPI:
+    """The ASGI app serving `predictors` (several may share a name with different versions)."""
+    if not predictors:
+        raise UserError("no models to serve", "give at least one run directory")
+    metrics = Metrics()
+    registry = Registry(predictors, settings, metrics)
+    verifier = None if settings.no_auth else KeyVerifier(settings.api_keys_path or default_keys_path())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.closing = False
+        yield
+        # uvicorn has stopped accepting connections and waited for in-flight requests; the
+        # batchers now finish anything still queued, then stop their workers.
+        app.state.closing = True
+        for served in registry.all():
+            await served.batcher.close(drain_s=settings.request_timeout_s)
+
+    # Documented in the OpenAPI schema (so clients and fuzzers know how to authenticate); the
+    # check itself is AuthMiddleware, which runs before the body is read or parsed.
+    auth = [Security(HTTPBearer(auto_error=False)), Security(APIKeyHeader(name="X-API-Key", auto_error=False))]
+    # tritonclient posts JSON without a Content-Type, which FastAPI >= 0.13x would then not parse.
+    # Keys travel in headers, never cookies, so the CSRF guard that strictness buys is moot here.
+    lenient = {"strict_content_type": False} if "strict_content_type" in inspect.signature(FastAPI).parameters else {}
+    app = FastAPI(
+        **lenient,
+        title="dlbench inference server",
+        description="Open Inference Protocol (KServe v2) REST API.",
+        version=_server_version(),
+        lifespan=lifespan,
+        docs_url=None,  # the Swagger page loads its JS from a CDN; /openapi.json is the contract
+        redoc_url=None,
+    )
+    app.state.closing = False
+    app.include_router(_routes(registry, metrics, auth if verifier else []))
+    install_error_handlers(app)
+    # Starlette wraps in reverse order: the access log sees everything, auth runs before the
+    # body is read, and the body limit before FastAPI parses it.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if verifier is not None:
+        app.add_middleware(AuthMiddleware, verifier=verifier)
+    app.add_middleware(AccessLogMiddleware, metrics=metrics, models=set(registry.models))
+    app.state.registry, app.state.metrics = registry, metrics
+    return app

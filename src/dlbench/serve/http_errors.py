@@ -1,0 +1,109 @@
+"""Every failure becomes the protocol's error object `{"error": "..."}` with the right status.
+
+Client mistakes are 4xx with a message saying what was expected; overload is 503 + Retry-After;
+a timeout is 504; only a bug on our side is a 500, and even then the client gets one line, never
+a traceback (that goes to the server log).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from dlbench.errors import UserError
+from dlbench.serve.batching import Overloaded, TimedOut
+from dlbench.serve.protocol import ErrorResponse
+
+log = logging.getLogger("dlbench.serve")
+
+RETRY_AFTER_S = 1  # a batch takes milliseconds; by then the queue has moved on
+
+ERROR_RESPONSES: dict = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in {
+        400: "Malformed request, or tensors that do not match the model",
+        401: "Missing, invalid or revoked API key",
+        404: "Unknown model or version",
+        413: "Request body too large",
+        503: "Model queue full or server shutting down; retry after Retry-After seconds",
+        504: "The model did not answer within the request timeout",
+    }.items()
+}
+
+_DATA_HINT = "expected an array (flat or nested) of numbers, booleans or strings"
+
+
+def _where(loc: tuple) -> str:
+    """'inputs.0.shape' from pydantic's loc, minus the 'body' prefix and union-member tags."""
+    parts: list[str] = []
+    for p in loc[1:] if loc and loc[0] == "body" else loc:
+        if isinstance(p, int) or (isinstance(p, str) and p.isidentifier() and p not in {"bool", "int", "float", "str"}):
+            parts.append(str(p))
+        else:
+            break  # past here pydantic names union branches ('list[...]'), not fields
+        if p == "data":
+            break  # data errors arrive once per union branch; one line says it all
+    return ".".join(parts) or "body"
+
+
+def validation_message(errors: list[dict]) -> str:
+    lines: dict[str, str] = {}
+    for e in errors:
+        if e.get("type") == "json_invalid":
+            ctx = (e.get("ctx") or {}).get("error", "")
+            return f"request body is not valid JSON ({ctx or e.get('msg')}); expected an inference request object"
+        where = _where(tuple(e.get("loc", ())))
+        if where == "body" and e.get("type") != "missing":
+            return 'request body must be a JSON object like {"inputs": [...]} (Content-Type: application/json)'
+        if where.endswith("data") or ".data" in where:
+            msg = _DATA_HINT
+        elif e.get("type") == "missing":
+            msg = "field required"
+        else:
+            msg = e.get("msg", "invalid")
+        lines.setdefault(where, msg)
+    shown = [f"{k}: {v}" for k, v in list(lines.items())[:3]]
+    more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
+    return "invalid inference request: " + "; ".join(shown) + more
+
+
+def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(400, validation_message(list(exc.errors())))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such endpoint: {request.method} {request.url.path}; see /openapi.json"
+        elif exc.status_code == 405:
+            message = f"method {request.method} is not allowed on {request.url.path}"
+        elif message == "There was an error parsing the body":
+            message = "request body could not be parsed; expected a JSON inference request object"
+        return _error(exc.status_code, message, getattr(exc, "headers", None))
+
+    @app.exception_handler(UserError)
+    async def user_error(request: Request, exc: UserError) -> JSONResponse:
+        return _error(400, exc.line())
+
+    @app.exception_handler(Overloaded)
+    async def overloaded(request: Request, exc: Overloaded) -> JSONResponse:
+        return _error(503, f"{exc}; retry in {RETRY_AFTER_S} s", {"Retry-After": str(RETRY_AFTER_S)})
+
+    @app.exception_handler(TimedOut)
+    async def timed_out(request: Request, exc: TimedOut) -> JSONResponse:
+        return _error(504, str(exc))
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _error(500, "internal server error; the server log has the details")

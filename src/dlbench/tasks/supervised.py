@@ -1,0 +1,76 @@
+"""Classification and regression: loss, evaluation and predictions."""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dlbench.data.loaders import eval_batches
+from dlbench.metrics import classification_metrics, regression_metrics
+
+
+@torch.no_grad()
+def collect_outputs(model, split, batch_size, device, num_workers=0, autocast=None):
+    """Run the model over a split in order; return (outputs, targets) on the device, concatenated."""
+    was_training = model.training
+    model.eval()
+    outs, ys = [], []
+    for xb, yb in eval_batches(split, batch_size, device, num_workers):
+        with autocast() if autocast else contextlib.nullcontext():
+            outs.append(model(xb).float())
+        ys.append(yb)
+    model.train(was_training)
+    return torch.cat(outs), (torch.cat(ys) if ys and ys[0] is not None else None)
+
+
+class ClassificationTask:
+    name = "classification"
+    metric, mode = "val.accuracy", "max"
+    """The metric that selects the best checkpoint when early stopping names none."""
+
+    def __init__(self, spec, label_smoothing: float = 0.0):
+        self.spec, self.label_smoothing = spec, label_smoothing
+
+    def loss(self, model, x, y):
+        return F.cross_entropy(model(x), y, label_smoothing=self.label_smoothing)
+
+    def evaluate(self, model, split, batch_size, device, detailed=False, num_workers=0, autocast=None) -> dict:
+        logits, y = collect_outputs(model, split, batch_size, device, num_workers, autocast)
+        loss = F.cross_entropy(logits, y).item()  # plain cross-entropy, comparable across smoothing settings
+        pred = logits.argmax(1).cpu().numpy()
+        out = {"loss": loss, **classification_metrics(y.cpu().numpy(), pred, self.spec.num_classes,
+                                                      self.spec.class_names, detailed)}
+        return out
+
+    def predictions(self, outputs: torch.Tensor) -> dict[str, np.ndarray]:
+        probs = outputs.float().softmax(-1).cpu().numpy()
+        return {"probabilities": probs, "label": probs.argmax(1)}
+
+
+class RegressionTask:
+    name = "regression"
+    metric, mode = "val.loss", "min"
+
+    def __init__(self, spec, label_smoothing: float = 0.0):
+        self.spec = spec
+        # the model predicts standardized targets; metrics and predictions are in the target's units
+        self.mean = float(spec.extras.get("target_mean", 0.0))
+        self.std = float(spec.extras.get("target_std", 1.0))
+
+    def _scaled(self, y):
+        return ((y - self.mean) / self.std).reshape(len(y), -1)
+
+    def loss(self, model, x, y):
+        return F.mse_loss(model(x), self._scaled(y))
+
+    def evaluate(self, model, split, batch_size, device, detailed=False, num_workers=0, autocast=None) -> dict:
+        out, y = collect_outputs(model, split, batch_size, device, num_workers, autocast)
+        loss = F.mse_loss(out, self._scaled(y)).item()
+        pred = (out * self.std + self.mean).cpu().numpy().reshape(y.shape)
+        return {"loss": loss, **regression_metrics(y.cpu().numpy(), pred)}
+
+    def predictions(self, outputs: torch.Tensor) -> dict[str, np.ndarray]:
+        pred = (outputs.float() * self.std + self.mean).cpu().numpy()
+        return {"prediction": pred[:, 0] if pred.shape[1] == 1 else pred}

@@ -1,0 +1,1 @@
+"""Training: the supervised loop, optimizers and schedules, checkpoints, diagnosis."""

@@ -1,0 +1,58 @@
+"""A plain-language verdict on the fit, from the evaluation history, with the numbers behind it."""
+from __future__ import annotations
+
+LOWER_IS_BETTER = ("loss", "mse", "rmse", "mae")
+
+
+def diagnose(evals: list[dict], task: str) -> dict:
+    """evals: metrics.jsonl eval records ({"step", "train.loss", "val.loss", "train.<m>", "val.<m>"})."""
+    if len(evals) < 2:
+        return {"verdict": "unknown", "reason": "fewer than two evaluations; evaluate more often (train.eval_every)",
+                "evidence": {}}
+    metric = "accuracy" if task == "classification" else ("r2" if task == "regression" else None)
+    last = evals[-1]
+    tr_loss = [e["train.loss"] for e in evals if e.get("train.loss") is not None]
+    va_loss = [e["val.loss"] for e in evals if e.get("val.loss") is not None]
+    ev = {"final_train_loss": tr_loss[-1] if tr_loss else None, "final_val_loss": va_loss[-1] if va_loss else None,
+          "best_val_loss": min(va_loss) if va_loss else None}
+    tm, vm = last.get(f"train.{metric}"), last.get(f"val.{metric}")
+    if metric and tm is not None and vm is not None:
+        ev[f"final_train_{metric}"], ev[f"final_val_{metric}"] = tm, vm
+    best_i = va_loss.index(min(va_loss)) if va_loss else 0
+    # overfitting: validation loss has risen well above its minimum while training loss kept falling
+    if va_loss and best_i < len(va_loss) - 1:
+        rise = (va_loss[-1] - va_loss[best_i]) / max(abs(va_loss[best_i]), 1e-12)
+        tr_fall = tr_loss[best_i] - tr_loss[-1] if len(tr_loss) == len(va_loss) else 0.0
+        if rise > 0.10 and tr_fall > 0:
+            ev["val_loss_rise_since_best"] = rise
+            return {"verdict": "overfitting",
+                    "reason": (f"validation loss rose {rise:.0%} above its minimum {va_loss[best_i]:.4g} "
+                               f"(step {evals[best_i]['step']}) while training loss kept falling to {tr_loss[-1]:.4g}; "
+                               "add regularization (dropout, weight decay), data, or stop earlier"),
+                    "evidence": ev}
+    gap_limit = {"accuracy": 0.10, "r2": 0.20}.get(metric)
+    if gap_limit is not None and tm is not None and vm is not None and tm - vm > gap_limit:
+        ev["train_val_gap"] = tm - vm
+        return {"verdict": "overfitting",
+                "reason": (f"train {metric} {tm:.3f} is {tm - vm:.3f} above validation {metric} {vm:.3f} "
+                           f"(more than {gap_limit}); add regularization or data"),
+                "evidence": ev}
+    # underfitting: the training metric has stopped improving at a low level
+    third = max(2, len(evals) // 3)
+    recent = tr_loss[-third:]
+    plateau = len(recent) >= 2 and (recent[0] - recent[-1]) <= 0.02 * max(abs(recent[0]), 1e-12)
+    low = {"accuracy": 0.90, "r2": 0.50}.get(metric)
+    if low is not None and tm is not None and tm < low:
+        ev["train_loss_change_last_third"] = (recent[0] - recent[-1]) if recent else None
+        if plateau:
+            return {"verdict": "underfitting",
+                    "reason": (f"train {metric} plateaued at {tm:.3f} (below {low}) over the last {len(recent)} "
+                               "evaluations; use a larger model, a higher learning rate or better features"),
+                    "evidence": ev}
+        return {"verdict": "undertrained",
+                "reason": (f"train {metric} is {tm:.3f} and training loss was still falling at the end; "
+                           "train longer"), "evidence": ev}
+    shown = f"; train {metric} {tm:.3f}, validation {metric} {vm:.3f}" if tm is not None and vm is not None else ""
+    return {"verdict": "good fit",
+            "reason": f"validation loss {va_loss[-1]:.4g} is near its best {min(va_loss):.4g}{shown}",
+            "evidence": ev}

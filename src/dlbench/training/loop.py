@@ -1,0 +1,258 @@
+"""The supervised training loop: one readable function, nanoGPT-style.
+
+Host syncs happen only at `log_every` / `eval_every` boundaries: the per-step loss stays on the
+device and is summed there. Ctrl-C / SIGTERM finish the current step, write a checkpoint and raise
+`Interrupted`. A run resumed from any checkpoint continues bit-identically on CPU, because batch
+order is a function of (seed, epoch) and every RNG state is in the checkpoint.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import signal
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from dlbench.data.loaders import TrainBatches
+from dlbench.training import checkpoint as ckpt
+from dlbench.training.device import autocast_for, synchronize
+from dlbench.training.optim import build_optimizer, build_scheduler
+
+log = logging.getLogger(__name__)
+
+
+class Interrupted(Exception):
+    """Training stopped by SIGINT/SIGTERM after writing a checkpoint."""
+
+
+class Diverged(Exception):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass
+class FitResult:
+    steps: int
+    epochs: float
+    best: dict | None
+    """{"step", "metric", "value"} of the best validation evaluation."""
+    stopped_early: bool
+    train_seconds: float
+    eval_seconds: float
+    samples_per_second: float
+    evals: list[dict] = field(default_factory=list)
+
+
+def total_steps(train_cfg, n_train: int, global_batch: int) -> int:
+    if train_cfg.steps is not None:
+        return train_cfg.steps
+    if train_cfg.epochs is not None:
+        per_epoch = max(1, n_train // min(global_batch, n_train))
+        return max(1, math.ceil(train_cfg.epochs * per_epoch))
+    return 1000
+
+
+def better(value: float, best: float | None, mode: str, min_delta: float) -> bool:
+    if best is None or math.isnan(best):
+        return not math.isnan(value)
+    return value < best - min_delta if mode == "min" else value > best + min_delta
+
+
+def metric_mode(metric: str, mode: str) -> str:
+    if mode != "auto":
+        return mode
+    return "min" if metric.rsplit(".", 1)[-1] in ("loss", "mse", "rmse", "mae") else "max"
+
+
+@contextlib.contextmanager
+def stop_signals():
+    """Turn SIGINT/SIGTERM into a flag the loop checks between steps."""
+    flag = {"sig": None}
+
+    def handler(signum, _frame):
+        flag["sig"] = signum
+
+    old = {}
+    for s in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[s] = signal.signal(s, handler)
+        except ValueError:  # not the main thread (e.g. a tuning worker): no handlers
+            pass
+    try:
+        yield flag
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def fit(cfg, model, task, bundle, run, device, *, resume: bool = False, progress=None, observer=None,
+        dist=None) -> FitResult:
+    """Train `model` on bundle.train, evaluating on bundle.val; write metrics and checkpoints to `run`.
+
+    progress: an object with start(total, done) / update(step, fields) / stop(), or None.
+    observer: optional benchmark hooks: run_start(), eval_start(step), eval_stop(step, metrics) -> bool (stop).
+    dist: optional distributed context (rank, world, is_main, all_reduce_mean(tensor)).
+    """
+    tc, oc = cfg.train, cfg.optim
+    rank, world = (dist.rank, dist.world) if dist else (0, 1)
+    is_main = dist.is_main if dist else True
+    global_batch = tc.batch_size
+    steps = total_steps(tc, len(bundle.train), global_batch)
+    es = tc.early_stopping
+    sel_metric = es.metric if es else task.metric
+    sel_mode = metric_mode(sel_metric, es.mode if es else "auto")
+    raw_model = model.module if hasattr(model, "module") else model
+
+    optimizer = build_optimizer(oc, raw_model)
+    scheduler = build_scheduler(oc, optimizer, steps)
+    autocast = autocast_for(device, tc.precision)
+    state = {"step": 0, "position": None, "best": None, "best_step": None, "bad_evals": 0,
+             "samples": 0, "train_seconds": 0.0, "eval_seconds": 0.0}
+    best_weights = None
+    if resume:
+        found = ckpt.load_latest_checkpoint(run.checkpoints)
+        if found is not None:
+            tensors, meta = found
+            state = ckpt.restore_checkpoint(tensors, meta, raw_model, optimizer, scheduler)
+            best_weights = _load_best(run, state)
+            log.info("resumed from step %d", state["step"])
+        if is_main:
+            run.truncate_metrics(state["step"])
+    batches = TrainBatches(bundle.train, global_batch, tc.seed, device, rank, world, tc.num_workers,
+                           position=state["position"])
+    train_eval = bundle.train.subset(tc.eval_train_samples) if tc.eval_train_samples else None
+    evals = [r for r in run.read_metrics() if r.get("kind") == "eval"] if resume and is_main else []
+
+    def evaluate(step: int) -> dict:
+        t0 = time.perf_counter()
+        if observer:
+            observer.eval_start(step)
+        metrics = {f"val.{k}": v for k, v in task.evaluate(model, bundle.val, max(tc.batch_size, 256), device,
+                                                            autocast=autocast).items()}
+        if train_eval is not None:
+            metrics.update({f"train.{k}": v for k, v in task.evaluate(model, train_eval, max(tc.batch_size, 256),
+                                                                        device, autocast=autocast).items()})
+        state["eval_seconds"] += time.perf_counter() - t0
+        return metrics
+
+    model.train()
+    if progress and is_main:
+        progress.start(steps, state["step"])
+    loss_sum = torch.zeros((), device=device)
+    loss_count, stop_reason = 0, None
+    t_window, samples_window = time.perf_counter(), 0
+    if observer:
+        observer.run_start()
+    with stop_signals() as flag:
+        t_start = time.perf_counter() - state["train_seconds"]
+        while state["step"] < steps:
+            xb, yb = next(batches)
+            with autocast() if autocast else contextlib.nullcontext():
+                loss = task.loss(model, xb, yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if oc.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), oc.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            loss_sum += loss.detach()
+            loss_count += 1
+            state["step"] += 1
+            step = state["step"]
+            samples_window += global_batch
+            state["samples"] += global_batch
+
+            if step % tc.log_every == 0 or step == steps:
+                mean_loss = (dist.all_reduce_mean(loss_sum) if dist else loss_sum).item() / loss_count
+                if not math.isfinite(mean_loss):
+                    raise Diverged(f"training loss became {mean_loss} at step {step}; lower optim.lr or set optim.grad_clip")
+                synchronize(device)
+                now = time.perf_counter()
+                rate = samples_window / max(now - t_window, 1e-9)
+                t_window, samples_window = now, 0
+                rec = {"step": step, "kind": "train", "epoch": batches.epoch + batches.index / max(1, batches.batches_per_epoch),
+                       "train.loss": mean_loss, "lr": scheduler.get_last_lr()[0], "samples_per_s": rate}
+                if is_main:
+                    run.log(rec)
+                    if progress:
+                        progress.update(step, {"loss": mean_loss, "samples/s": rate})
+                loss_sum.zero_()
+                loss_count = 0
+
+            if step % tc.eval_every == 0 or step == steps:
+                metrics = evaluate(step)
+                rec = {"step": step, "kind": "eval", **{k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}}
+                evals.append(rec)
+                if is_main:
+                    run.log(rec)
+                    if progress:
+                        progress.update(step, {sel_metric: metrics.get(sel_metric)})
+                value = metrics.get(sel_metric)
+                if value is None:
+                    from dlbench.errors import UserError
+
+                    raise UserError(f"train.early_stopping.metric '{sel_metric}' is not a metric of this task",
+                                    f"choose one of {', '.join(k for k in metrics if k.startswith('val.'))}")
+                if better(value, state["best"], sel_mode, es.min_delta if es else 0.0):
+                    state.update(best=value, best_step=step, bad_evals=0)
+                    if tc.keep_best:
+                        best_weights = {k: v.detach().clone() for k, v in raw_model.state_dict().items()}
+                        if is_main:
+                            ckpt.atomic_save_tensors(run.checkpoints / "best.safetensors", best_weights,
+                                                     metadata={"step": str(step)})
+                else:
+                    state["bad_evals"] += 1
+                if observer and observer.eval_stop(step, metrics):
+                    stop_reason = "target"
+                if es and state["bad_evals"] >= es.patience:
+                    stop_reason = "early_stopping"
+
+            final = step == steps or stop_reason is not None
+            if step % tc.checkpoint_every == 0 or final or flag["sig"] is not None:
+                state["position"] = batches.position
+                state["train_seconds"] = time.perf_counter() - t_start
+                if is_main:
+                    ckpt.save_checkpoint(run.checkpoints, step, raw_model, optimizer, scheduler, state,
+                                         tc.keep_checkpoints)
+                if dist:
+                    dist.barrier()
+            if flag["sig"] is not None:
+                if progress and is_main:
+                    progress.stop()
+                raise Interrupted(f"interrupted at step {step}; checkpoint saved")
+            if stop_reason:
+                break
+            if step % tc.eval_every == 0 or step % tc.checkpoint_every == 0:
+                t_window = time.perf_counter()  # samples/s measures training steps, not evals or checkpoints
+    if progress and is_main:
+        progress.stop()
+    synchronize(device)
+    train_seconds = time.perf_counter() - t_start
+    if tc.keep_best and best_weights is not None:
+        raw_model.load_state_dict(best_weights)
+    best = {"step": state["best_step"], "metric": sel_metric, "value": state["best"]}
+    return FitResult(steps=state["step"], epochs=state["samples"] / len(bundle.train), best=best,
+                     stopped_early=stop_reason == "early_stopping", train_seconds=train_seconds,
+                     eval_seconds=state["eval_seconds"],
+                     samples_per_second=state["samples"] / max(train_seconds - state["eval_seconds"], 1e-9),
+                     evals=evals)
+
+
+def _load_best(run, state):
+    """Best weights saved at or before the checkpoint; a newer file will be rewritten identically."""
+    path = run.checkpoints / "best.safetensors"
+    if state.get("best_step") is None or not path.exists():
+        return None
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as f:
+            if int((f.metadata() or {}).get("step", -1)) != state["best_step"]:
+                return None
+        return ckpt.load_verified_tensors(path, None)
+    except (ValueError, OSError, json.JSONDecodeError):
+        return None
+
