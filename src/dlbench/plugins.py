@@ -16,7 +16,9 @@ def register_commands(app) -> None:
     for module, attr, name, is_group in GROUPS:
         try:
             obj = getattr(importlib.import_module(module), attr)
-        except ModuleNotFoundError:
+        except ModuleNotFoundError as e:
+            if e.name != module:  # a missing dependency inside the module is a real error
+                raise
             continue
         if is_group:
             app.add_typer(obj, name=name)

@@ -12,7 +12,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import numpy as np
-from fastapi import APIRouter, FastAPI, Request, Security
+from typing import Annotated
+
+from fastapi import APIRouter, Body, FastAPI, Request, Security
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -133,6 +135,17 @@ def _requested_outputs(served: Served, body: InferenceRequest) -> list[str]:
     return names
 
 
+def _example(served: Served) -> dict:
+    """A valid request for `served`, shown in /openapi.json (and tried first by fuzzers)."""
+    fill = {"BOOL": False, "BYTES": "hello world"}
+    inputs = []
+    for s in served.inputs.values():
+        shape = [1 if d == -1 else d for d in s.shape]
+        value = fill.get(s.datatype, 0.0 if s.datatype.startswith("FP") else (1 if s.name == "count" else 0))
+        inputs.append({"name": s.name, "shape": shape, "datatype": s.datatype, "data": [value] * int(np.prod(shape))})
+    return {"id": "example-1", "inputs": inputs}
+
+
 def _routes(registry: Registry, metrics: Metrics, auth: list) -> APIRouter:
     health = APIRouter(tags=["health"])
     router = APIRouter(dependencies=auth, responses=ERROR_RESPONSES)
@@ -200,13 +213,19 @@ def _routes(registry: Registry, metrics: Metrics, auth: list) -> APIRouter:
         # the response model would cost more than the model itself for small networks.
         return JSONResponse(response)
 
+    examples = {
+        f"{n} v{v}": {"summary": f"request for model '{n}' version {v}", "value": _example(served)}
+        for n, versions in registry.models.items() for v, served in versions.items()
+    }
+    Body_ = Annotated[InferenceRequest, Body(openapi_examples=examples)]
+
     @router.post("/v2/models/{name}/infer", response_model=InferenceResponse, tags=["inference"], summary="Infer")
-    async def model_infer(request: Request, name: str, body: InferenceRequest) -> Response:
+    async def model_infer(request: Request, name: str, body: Body_) -> Response:
         return await infer(request, name, None, body)
 
     @router.post("/v2/models/{name}/versions/{version}/infer", response_model=InferenceResponse,
                  tags=["inference"], summary="Infer with a model version")
-    async def model_version_infer(request: Request, name: str, version: str, body: InferenceRequest) -> Response:
+    async def model_version_infer(request: Request, name: str, version: str, body: Body_) -> Response:
         return await infer(request, name, version, body)
 
     @router.get("/metrics", response_class=Response, tags=["monitoring"], summary="Prometheus metrics")
