@@ -84,8 +84,9 @@ class CNN(nn.Module):
         self.head_kind = cfg.head
         with torch.no_grad():  # the flattened size depends on strides and padding: measure it once
             try:
-                n_feat = self._pool(self.features(torch.zeros(1, *input_shape))).shape[1]
-            except RuntimeError as e:
+                n_feat = self._pool(self.features.eval()(torch.zeros(1, *input_shape))).shape[1]
+                self.features.train()
+            except (RuntimeError, ValueError) as e:
                 raise UserError(f"model.stages shrink the input {list(input_shape)} to nothing ({str(e).splitlines()[0]})",
                                 "use fewer stages, smaller strides or more padding") from None
         layers: list[nn.Module] = [nn.Dropout(cfg.dropout)] if cfg.dropout else []

@@ -1,0 +1,38 @@
+from dlbench.training.diagnose import diagnose
+
+
+def ev(step, tl, vl, ta, va):
+    return {"step": step, "train.loss": tl, "val.loss": vl, "train.accuracy": ta, "val.accuracy": va}
+
+
+def test_overfitting_from_rising_validation_loss():
+    evals = [ev(1, 1.0, 1.0, .6, .6), ev(2, .5, .6, .8, .78), ev(3, .2, .7, .95, .8), ev(4, .05, .9, .99, .8)]
+    d = diagnose(evals, "classification")
+    assert d["verdict"] == "overfitting" and "rose" in d["reason"] and d["evidence"]["best_val_loss"] == .6
+
+
+def test_overfitting_from_train_validation_gap():
+    evals = [ev(1, 1.0, 1.0, .6, .6), ev(2, .1, .5, .99, .80), ev(3, .05, .49, 1.0, .82)]
+    assert diagnose(evals, "classification")["verdict"] == "overfitting"
+
+
+def test_underfitting_plateau_at_low_accuracy():
+    evals = [ev(i, 1.5 - (0.5 if i > 1 else 0), 1.5, .4, .4) for i in range(1, 8)]
+    d = diagnose(evals, "classification")
+    assert d["verdict"] == "underfitting" and "plateaued" in d["reason"]
+
+
+def test_undertrained_when_still_improving():
+    evals = [ev(i, 2.0 / i, 2.0 / i, .3 + .05 * i, .3 + .05 * i) for i in range(1, 7)]
+    assert diagnose(evals, "classification")["verdict"] == "undertrained"
+
+
+def test_good_fit():
+    evals = [ev(1, 1.0, 1.0, .7, .7), ev(2, .3, .32, .93, .92), ev(3, .2, .25, .95, .94)]
+    d = diagnose(evals, "classification")
+    assert d["verdict"] == "good fit" and "0.95" in d["reason"]
+
+
+def test_regression_uses_r2():
+    evals = [{"step": i, "train.loss": 1 / i, "val.loss": 1 / i, "train.r2": .9, "val.r2": .85} for i in (1, 2, 3)]
+    assert diagnose(evals, "regression")["verdict"] == "good fit"
