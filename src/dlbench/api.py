@@ -88,8 +88,12 @@ def model_info(cfg: Config, bundle, model) -> dict:
 
 
 def train(config, overrides: list[str] | None = None, run_dir: str | Path | None = None, resume: bool = False,
-          quiet: bool = True, observer=None, dist=None) -> RunResult:
-    """Train a config (path, shipped name, dict or Config); validate during training; test once at the end."""
+          quiet: bool = True, observer=None, dist=None, evaluate_test: bool = True) -> RunResult:
+    """Train a config (path, shipped name, dict or Config); validate during training; test once at the end.
+
+    evaluate_test=False leaves the test split sealed (result["test"] is None): hyperparameter-search trials
+    use it so that only the final selected model is ever evaluated on test.
+    """
     from dlbench.progress import TrainProgress
 
     t0 = time.perf_counter()
@@ -122,7 +126,8 @@ def train(config, overrides: list[str] | None = None, run_dir: str | Path | None
     raw = model.module if hasattr(model, "module") else model
     bs = max(cfg.train.batch_size, 256)
     val = task.evaluate(raw, bundle.val, bs, device, detailed=True)
-    test = task.evaluate(raw, bundle.open_test("final test after training"), bs, device, detailed=True)
+    test = task.evaluate(raw, bundle.open_test("final test after training"), bs, device, detailed=True) \
+        if evaluate_test else None
     result = {
         "name": cfg.name, "task": bundle.spec.task, "model": cfg.model.name,
         "val": val, "test": test,
