@@ -9,6 +9,8 @@ import importlib
 
 GROUPS = [
     # (module, typer app or command function attribute, command name, is_group)
+    ("dlbench.report.cli", "report", "report", False),
+    ("dlbench.recommend", "recommend_command", "recommend", False),
 ]
 
 
