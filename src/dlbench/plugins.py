@@ -9,6 +9,7 @@ import importlib
 
 GROUPS = [
     # (module, typer app or command function attribute, command name, is_group)
+    ("dlbench.tune.cli", "app", "tune", True),
     ("dlbench.report.cli", "report", "report", False),
     ("dlbench.recommend", "recommend_command", "recommend", False),
 ]
