@@ -1,0 +1,80 @@
+"""Run directories as server predictors (`dlbench.serve.predictor.Predictor`).
+
+Requests carry raw inputs; the preprocessing stored in model.json is applied exactly as in
+training (`LoadedRun.preprocessor`). One predictor class per kind of input:
+
+- array runs (digits, MNIST-1D, npz): input `input` FP32 [-1, *input_shape] of raw values;
+- tabular runs (csv): one input per column, FP64 for numeric and BYTES for categorical columns, each [-1];
+- image runs: input `image` UINT8 [-1, H, W] (grayscale) or [-1, H, W, 3] (RGB) at the trained size.
+Classifiers answer `probabilities` FP32 [-1, classes] and `label` BYTES [-1]; regressors `prediction`.
+Other families (translation, generators) register a loader in `FAMILY_LOADERS`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dlbench.errors import UserError
+from dlbench.inference import LoadedRun, load_run
+from dlbench.serve.predictor import TensorSpec
+
+FAMILY_LOADERS: dict = {}
+"""task name -> callable(LoadedRun, name, version) -> Predictor, for tasks beyond classification/regression."""
+
+
+class RunPredictor:
+    platform = "pytorch"
+    batchable = True
+
+    def __init__(self, run: LoadedRun, name: str, version: str):
+        self.run, self.name, self.version = run, name, version
+        self.kind = run.preprocessor.kind
+
+    def inputs(self) -> list[TensorSpec]:
+        pre = self.run.preprocessor
+        if self.kind == "tabular":
+            return ([TensorSpec(n["name"], "FP64", (-1,)) for n in pre.numeric]
+                    + [TensorSpec(c["name"], "BYTES", (-1,)) for c in pre.categorical])
+        if self.kind == "image":
+            h, w = pre.size
+            return [TensorSpec("image", "UINT8", (-1, h, w) if pre.channels == 1 else (-1, h, w, 3))]
+        return [TensorSpec("input", "FP32", (-1, *self.run.spec.input_shape))]
+
+    def outputs(self) -> list[TensorSpec]:
+        spec = self.run.spec
+        if spec.task == "classification":
+            return [TensorSpec("probabilities", "FP32", (-1, spec.num_classes)), TensorSpec("label", "BYTES", (-1,))]
+        return [TensorSpec("prediction", "FP32", (-1,) if spec.target_dim == 1 else (-1, spec.target_dim))]
+
+    def model_inputs(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        pre = self.run.preprocessor
+        if self.kind == "tabular":
+            import pandas as pd
+
+            frame = pd.DataFrame({k: (v.astype(str) if v.dtype == object else v) for k, v in inputs.items()})
+            return pre.transform(frame)
+        if self.kind == "image":
+            x = inputs["image"].astype(np.float32) / 255.0
+            return x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
+        return pre.transform(inputs["input"])
+
+    def predict(self, inputs: dict[str, np.ndarray], parameters: dict) -> dict[str, np.ndarray]:
+        x = self.model_inputs(inputs)
+        preds = self.run.predict_arrays(np.ascontiguousarray(x, dtype=np.float32))
+        if "label" in preds:
+            names = self.run.spec.class_names or [str(i) for i in range(self.run.spec.num_classes)]
+            labels = np.array([names[i] for i in preds["label"]], dtype=object)
+            return {"probabilities": preds["probabilities"].astype(np.float32), "label": labels}
+        return {"prediction": preds["prediction"].astype(np.float32)}
+
+
+def load_predictor(run_dir: str | Path, name: str | None = None, version: str = "1", device: str | None = None):
+    """A verified, loaded run directory ready to serve (the sha256 of its weights is checked)."""
+    run = load_run(run_dir, device=device)
+    name = name or Path(run_dir).resolve().name
+    if run.spec.task in FAMILY_LOADERS:
+        return FAMILY_LOADERS[run.spec.task](run, name, version)
+    if run.spec.task not in ("classification", "regression"):
+        raise UserError(f"{run_dir}: serving {run.spec.task} models is not supported by this dlbench")
+    return RunPredictor(run, name, version)
