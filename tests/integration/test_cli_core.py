@@ -133,3 +133,19 @@ def test_console_script_and_public_api():
     import dlbench
 
     assert callable(dlbench.train) and callable(dlbench.evaluate) and callable(dlbench.predict)
+
+
+def test_image_folder_run_and_predict_on_a_folder(run_cli, write_yaml, tmp_path):
+    from tests.unit.data.test_images_npz import make_folder
+
+    root = make_folder(tmp_path / "imgs", n=10, mixed=True)
+    cfg = tiny(steps=10, eval_every=5)
+    cfg["data"] = {"kind": "image-folder", "path": str(root), "size": [8, 8], "val_fraction": 0.2,
+                   "test_fraction": 0.2}
+    cfg["model"] = {"name": "cnn", "stages": [{"channels": 4}]}
+    code, _, err = run_cli("train", write_yaml(cfg), "--run-dir", tmp_path / "img", "-q")
+    assert code == 0, err
+    code, out, err = run_cli("predict", tmp_path / "img", root / "dogs")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "input,label,prob_cats,prob_dogs" and len(lines) == 11
