@@ -21,6 +21,7 @@ from dlbench.run import RunDir, new_run_dir
 from dlbench.tasks import build_task
 from dlbench.training.device import pick_device, versions
 from dlbench.training.diagnose import diagnose
+from dlbench.training.distributed import effective_lr
 from dlbench.training.loop import fit
 
 log = logging.getLogger(__name__)
@@ -107,8 +108,12 @@ def train(config, overrides: list[str] | None = None, run_dir: str | Path | None
         saved = load_config(run.config_path)
         cfg = _as_config(config, overrides) if config is not None else saved
         _check_resume_compatible(saved, cfg, run.path)
+        if dist:
+            dist.check_same_config(dump_config(cfg))
     else:
         cfg = _as_config(config, overrides)
+        if dist:  # before anything is written: every rank must train the same resolved config
+            dist.check_same_config(dump_config(cfg))
         if is_main:
             run = RunDir(new_run_dir(run_dir, cfg.name or "run"))
         else:
@@ -116,7 +121,7 @@ def train(config, overrides: list[str] | None = None, run_dir: str | Path | None
     if is_main:
         run.write_config(dump_config(cfg))
     t_init = time.perf_counter()
-    bundle, model, task, device = prepare(cfg)
+    bundle, model, task, device = prepare(cfg, device=dist.device if dist else None)
     if dist:
         model = dist.wrap(model)
     init_seconds = time.perf_counter() - t_init
@@ -134,7 +139,10 @@ def train(config, overrides: list[str] | None = None, run_dir: str | Path | None
         "best": fitted.best,
         "diagnosis": diagnose(fitted.evals, bundle.spec.task),
         "training": {"steps": fitted.steps, "epochs": fitted.epochs, "stopped_early": fitted.stopped_early,
-                     "global_batch_size": cfg.train.batch_size * (1 if not dist else 1),
+                     "global_batch_size": cfg.train.batch_size,
+                     "per_device_batch_size": cfg.train.batch_size / (dist.world if dist else 1),
+                     "lr": effective_lr(cfg.train, cfg.optim.lr), "base_lr": cfg.optim.lr,
+                     "lr_scaling": cfg.train.lr_scaling,
                      "samples_per_second": fitted.samples_per_second,
                      "world_size": dist.world if dist else 1},
         "timing": {"init_seconds": init_seconds, "train_seconds": fitted.train_seconds,

@@ -46,8 +46,8 @@ def train(config: str = typer.Argument(..., help="A config YAML, or the name of 
         from dlbench.training.launch import launch_distributed
 
         code = launch_distributed(config, _overrides(override), run_dir, resume, quiet, nproc_per_node or 1,
-                                  nnodes or "1", node_rank or 0, rdzv_endpoint, rdzv_id, dist_timeout)
-        raise typer.Exit(code)
+                                  nnodes or "1", node_rank, rdzv_endpoint, rdzv_id, dist_timeout)
+        sys.exit(code)  # typer.Exit's code is swallowed under standalone_mode=False
     from dlbench.api import train as train_fn
 
     res = train_fn(config, _overrides(override), run_dir=run_dir, resume=resume, quiet=quiet)

@@ -65,6 +65,8 @@ class TrainConfig(Section):
     """Training length in optimizer steps. Give `steps` or `epochs`, not both (default 1000 steps)."""
     epochs: float | None = Field(None, gt=0)
     batch_size: int = Field(64, gt=0)
+    """The global batch: samples per optimizer step over all ranks; with W processes each takes batch_size/W
+    (shards differ by at most one sample when W does not divide it)."""
     eval_every: int = Field(200, gt=0)
     """Evaluate on the validation split every N steps (and at the end)."""
     log_every: int = Field(50, gt=0)
@@ -87,11 +89,20 @@ class TrainConfig(Section):
     """Size of the fixed training subset evaluated beside validation, for the over/underfitting diagnosis."""
     threads: int | None = Field(None, gt=0)
     """torch intra-op threads on CPU; null keeps torch's default."""
+    lr_scaling: Literal["none", "linear", "sqrt"] = "none"
+    """Scale optim.lr with the global batch (`batch_size`, summed over all ranks) relative to
+    `reference_batch_size`: linear (SGD, Goyal et al.) or sqrt (Adam-family). result.json records the effective lr."""
+    reference_batch_size: int | None = Field(None, gt=0)
+    """The global batch size optim.lr was tuned at; required when lr_scaling is not none."""
+    sync_batchnorm: bool = False
+    """Distributed runs on GPUs: batch-norm statistics over the global batch (SyncBatchNorm) instead of per rank."""
 
     @model_validator(mode="after")
     def _one_length(self):
         if self.steps is not None and self.epochs is not None:
             raise ValueError("give train.steps or train.epochs, not both")
+        if self.lr_scaling != "none" and self.reference_batch_size is None:
+            raise ValueError("train.lr_scaling needs train.reference_batch_size (the batch size optim.lr was tuned at)")
         return self
 
 

@@ -29,7 +29,10 @@ class TrainBatches:
         self.split, self.seed, self.device, self.rank, self.world = split, seed, device, rank, world
         n = len(split)
         self.global_batch = min(global_batch, n)  # a tiny dataset still trains, on full-size batches
-        self.local = self.global_batch // world
+        # rank r takes [r*B//W, (r+1)*B//W) of each global batch; loss_weight makes DDP's mean over ranks
+        # the mean over the global batch when shards differ by one sample (1.0 when W divides B)
+        self.lo, self.hi = rank * self.global_batch // world, (rank + 1) * self.global_batch // world
+        self.loss_weight = (self.hi - self.lo) * world / self.global_batch
         self.batches_per_epoch = n // self.global_batch  # drop the ragged tail: every step sees a full batch
         self.epoch = position["epoch"] if position else 0
         self.index = position["index"] if position else 0
@@ -45,8 +48,8 @@ class TrainBatches:
         return {"epoch": self.epoch, "index": self.index}
 
     def _rank_slice(self, perm: torch.Tensor, i: int) -> torch.Tensor:
-        start = i * self.global_batch + self.rank * self.local
-        return perm[start:start + self.local]
+        start = i * self.global_batch
+        return perm[start + self.lo:start + self.hi]
 
     def __iter__(self):
         return self

@@ -20,6 +20,7 @@ import torch
 from dlbench.data.loaders import TrainBatches
 from dlbench.training import checkpoint as ckpt
 from dlbench.training.device import autocast_for, synchronize
+from dlbench.training.distributed import effective_lr
 from dlbench.training.optim import build_optimizer, build_scheduler
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def fit(cfg, model, task, bundle, run, device, *, resume: bool = False, progress
     dist: optional distributed context (rank, world, is_main, all_reduce_mean(tensor)).
     """
     tc, oc = cfg.train, cfg.optim
+    oc = oc.model_copy(update={"lr": effective_lr(tc, oc.lr)})  # train.lr_scaling, relative to the global batch
     rank, world = (dist.rank, dist.world) if dist else (0, 1)
     is_main = dist.is_main if dist else True
     global_batch = tc.batch_size
@@ -130,10 +132,10 @@ def fit(cfg, model, task, bundle, run, device, *, resume: bool = False, progress
         t0 = time.perf_counter()
         if observer:
             observer.eval_start(step)
-        metrics = {f"val.{k}": v for k, v in task.evaluate(model, bundle.val, max(tc.batch_size, 256), device,
+        metrics = {f"val.{k}": v for k, v in task.evaluate(raw_model, bundle.val, max(tc.batch_size, 256), device,
                                                             autocast=autocast).items()}
         if train_eval is not None:
-            metrics.update({f"train.{k}": v for k, v in task.evaluate(model, train_eval, max(tc.batch_size, 256),
+            metrics.update({f"train.{k}": v for k, v in task.evaluate(raw_model, train_eval, max(tc.batch_size, 256),
                                                                         device, autocast=autocast).items()})
         state["eval_seconds"] += time.perf_counter() - t0
         return metrics
@@ -152,6 +154,8 @@ def fit(cfg, model, task, bundle, run, device, *, resume: bool = False, progress
             xb, yb = next(batches)
             with autocast() if autocast else contextlib.nullcontext():
                 loss = task.loss(model, xb, yb)
+                if batches.loss_weight != 1.0:  # uneven shards: DDP's mean over ranks = mean over the global batch
+                    loss = loss * batches.loss_weight
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if oc.grad_clip:
@@ -209,9 +213,14 @@ def fit(cfg, model, task, bundle, run, device, *, resume: bool = False, progress
                     stop_reason = "target"
                 if es and state["bad_evals"] >= es.patience:
                     stop_reason = "early_stopping"
+                if dist:  # every rank leaves the loop at the same step, as rank 0 decides
+                    stop_reason = dist.from_main(stop_reason, (None, "target", "early_stopping"))
 
             final = step == steps or stop_reason is not None
-            if step % tc.checkpoint_every == 0 or final or flag["sig"] is not None:
+            sig = flag["sig"] is not None
+            if dist:  # ranks see a signal at different steps: agree at log boundaries, then stop together
+                sig = (step % tc.log_every == 0 or final) and dist.any_true(sig)
+            if step % tc.checkpoint_every == 0 or final or sig:
                 state["position"] = batches.position
                 state["train_seconds"] = time.perf_counter() - t_start
                 if is_main:
@@ -219,7 +228,7 @@ def fit(cfg, model, task, bundle, run, device, *, resume: bool = False, progress
                                          tc.keep_checkpoints)
                 if dist:
                     dist.barrier()
-            if flag["sig"] is not None:
+            if sig:
                 if progress and is_main:
                     progress.stop()
                 raise Interrupted(f"interrupted at step {step}; checkpoint saved")
