@@ -4,8 +4,8 @@ create_app() wires the pieces: the model registry (name -> versions -> predictor
 routes, the error mapping (http_errors.py) and the ASGI guards (limits.py) around them.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI must see the real, per-app body annotation
+# (Body_ below, with examples built from the served models) rather than an unresolvable string.
 import inspect
 import logging
 from contextlib import asynccontextmanager
@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from dlbench.errors import UserError
 from dlbench.serve.auth import KeyVerifier, default_keys_path
 from dlbench.serve.batching import Batcher
-from dlbench.serve.http_errors import ERROR_RESPONSES, install_error_handlers
+from dlbench.serve.http_errors import ERROR_RESPONSES, InternalErrorMiddleware, install_error_handlers
 from dlbench.serve.limits import AuthMiddleware, BodyLimitMiddleware
 from dlbench.serve.metrics import AccessLogMiddleware, Metrics
 from dlbench.serve.predictor import Predictor, TensorSpec
@@ -141,7 +141,8 @@ def _example(served: Served) -> dict:
     inputs = []
     for s in served.inputs.values():
         shape = [1 if d == -1 else d for d in s.shape]
-        value = fill.get(s.datatype, 0.0 if s.datatype.startswith("FP") else (1 if s.name == "count" else 0))
+        # Integers are 1, not 0: counts and lengths of 0 are rejected by most models.
+        value = fill.get(s.datatype, 0.0 if s.datatype.startswith("FP") else 1)
         inputs.append({"name": s.name, "shape": shape, "datatype": s.datatype, "data": [value] * int(np.prod(shape))})
     return {"id": "example-1", "inputs": inputs}
 
@@ -276,11 +277,12 @@ def create_app(predictors: list[Predictor], settings: ServeSettings) -> FastAPI:
     app.state.closing = False
     app.include_router(_routes(registry, metrics, auth if verifier else []))
     install_error_handlers(app)
-    # Starlette wraps in reverse order: the access log sees everything, auth runs before the
-    # body is read, and the body limit before FastAPI parses it.
+    # Starlette wraps in reverse order: the access log sees everything (500s included), auth runs
+    # before the body is read, and the body limit before FastAPI parses it.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if verifier is not None:
         app.add_middleware(AuthMiddleware, verifier=verifier)
+    app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(AccessLogMiddleware, metrics=metrics, models=set(registry.models))
     app.state.registry, app.state.metrics = registry, metrics
     return app

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 
 from dlbench.errors import UserError
 from dlbench.serve.batching import Overloaded, TimedOut
+from dlbench.serve.limits import send_error
 from dlbench.serve.protocol import ErrorResponse
 
 log = logging.getLogger("dlbench.serve")
@@ -103,7 +104,32 @@ def install_error_handlers(app: FastAPI) -> None:
     async def timed_out(request: Request, exc: TimedOut) -> JSONResponse:
         return _error(504, str(exc))
 
-    @app.exception_handler(Exception)
-    async def internal(request: Request, exc: Exception) -> JSONResponse:
-        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
-        return _error(500, "internal server error; the server log has the details")
+
+class InternalErrorMiddleware:
+    """A bug anywhere below becomes a one-line 500; the traceback goes to the server log only.
+
+    Done here rather than with an `Exception` handler: Starlette runs that one outside every
+    middleware and re-raises afterwards, which makes uvicorn drop the keep-alive connection, so
+    the client's *next* request would fail too.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def send_wrapper(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:  # noqa: BLE001 - the whole point: nothing escapes as a traceback
+            log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise  # half a response is out; only closing the connection is left
+            await send_error(send, 500, "internal server error; the server log has the details")

@@ -100,19 +100,24 @@ class AccessLogMiddleware:
             if status >= 400:
                 self.metrics.errors.labels(model, endpoint, code).inc()
             self.metrics.latency.labels(model, endpoint).observe(elapsed)
-            client = scope.get("client")
-            access_log.info(
-                json.dumps(
-                    {
-                        "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-                        "method": scope.get("method"),
-                        "path": scope.get("path"),
-                        "model": model or None,
-                        "version": state.get("version"),
-                        "status": status,
-                        "latency_ms": round(elapsed * 1000, 3),
-                        "batch_size": state.get("batch_size"),
-                        "client": client[0] if client else None,
-                    }
-                )
+            if access_log.isEnabledFor(logging.INFO):  # skip building the line nobody will read
+                self._log(scope, state, model, status, elapsed)
+
+    @staticmethod
+    def _log(scope, state, model: str, status: int, elapsed: float) -> None:
+        client = scope.get("client")
+        access_log.info(
+            json.dumps(
+                {
+                    "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "model": model or None,
+                    "version": state.get("version"),
+                    "status": status,
+                    "latency_ms": round(elapsed * 1000, 3),
+                    "batch_size": state.get("batch_size"),
+                    "client": client[0] if client else None,
+                }
             )
+        )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import logging
 import socket
 from pathlib import Path
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from dlbench.errors import UserError
 from dlbench.serve.app import create_app
@@ -24,19 +26,25 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+def _log_config() -> dict:
+    """uvicorn's logging setup plus ours; the access log is one bare JSON line per request, on stdout."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["dlbench_json_line"] = {"format": "%(message)s"}
+    config["handlers"]["dlbench_access"] = {
+        "class": "logging.StreamHandler", "formatter": "dlbench_json_line", "stream": "ext://sys.stdout",
+    }
+    config["loggers"]["dlbench.serve.access"] = {"handlers": ["dlbench_access"], "level": "INFO", "propagate": False}
+    # Server messages (the --no-auth warning, model errors) look like uvicorn's own, on stderr.
+    config["loggers"]["dlbench.serve"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
 def build_server(predictors: list[Predictor], settings: ServeSettings) -> uvicorn.Server:
     """A configured, not yet started uvicorn server (tests run it on a socket of their own)."""
-    if settings.no_auth:
-        log.warning(
-            "API keys are OFF (--no-auth): anyone who can reach %s:%s can use every model",
-            settings.host, settings.port,
-        )
-    if not _is_loopback(settings.host) and settings.ssl_certfile is None:
-        log.warning("serving on %s without TLS: API keys and data cross the network in clear text", settings.host)
+    app = create_app(predictors, settings)
     for path in (settings.ssl_certfile, settings.ssl_keyfile):
         if path is not None and not Path(path).is_file():
             raise UserError(f"TLS file not found: {path}", "give the paths of a PEM certificate and key")
-    app = create_app(predictors, settings)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -46,12 +54,21 @@ def build_server(predictors: list[Predictor], settings: ServeSettings) -> uvicor
         limit_concurrency=settings.limit_concurrency,
         # Our AccessLogMiddleware writes one JSON line per request; uvicorn's would be a second.
         access_log=False,
+        log_config=_log_config(),
         # On SIGTERM/Ctrl-C uvicorn stops accepting, waits this long for in-flight requests, then
         # runs the lifespan shutdown in which the batch workers drain.
         timeout_graceful_shutdown=settings.request_timeout_s + 5,
         log_level="info",
         server_header=False,  # do not advertise the server software
     )
+    # After uvicorn.Config, which sets up logging, so that these warnings are seen.
+    if settings.no_auth:
+        log.warning(
+            "API keys are OFF (--no-auth): anyone who can reach %s:%s can use every model",
+            settings.host, settings.port,
+        )
+    if not _is_loopback(settings.host) and settings.ssl_certfile is None:
+        log.warning("serving on %s without TLS: API keys and data cross the network in clear text", settings.host)
     return uvicorn.Server(config)
 
 
@@ -87,7 +104,9 @@ def run_server(
 
 def bind_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on sockets that say so, and without
+    # it every keep-alive response waits ~40 ms on Nagle + delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

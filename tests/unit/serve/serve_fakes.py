@@ -7,6 +7,7 @@ numpy so tests check the server, not a model.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from pathlib import Path
@@ -146,3 +147,22 @@ def make_keys(tmp: Path) -> tuple[Path, str]:
 
     path = tmp / "keys.json"
     return path, add_key(path, "tests")
+
+
+@contextlib.contextmanager
+def captured(logger_name: str):
+    """Records of one logger; build_server gives our loggers their own handlers (no propagation
+    to the root, so pytest's caplog would not see them)."""
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    handler = Collect(level=logging.DEBUG)
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
