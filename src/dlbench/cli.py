@@ -114,11 +114,12 @@ def _metrics_tables(m: dict, split: str) -> None:
 def predict(run_dir: str = typer.Argument(..., help="A finished run directory"),
             inputs: str = typer.Argument(..., help="CSV / NPZ / image file or folder; '-' reads CSV from stdin"),
             output: Optional[str] = typer.Option(None, "--output", help=".csv, .npz or .json (default: CSV to stdout)"),
-            device: Optional[str] = typer.Option(None, "--device")):
+            device: Optional[str] = typer.Option(None, "--device"),
+            beam: Optional[int] = typer.Option(None, "--beam", min=1, help="Beam size for translation models")):
     """Predict with a trained model: labels with per-class probabilities, or regression values."""
     from dlbench.inference import predict as predict_fn
 
-    res = predict_fn(run_dir, inputs, output, device)
+    res = predict_fn(run_dir, inputs, output, device, beam=beam)
     if output is None:
         sys.stdout.write(res["text"])
     else:
@@ -156,6 +157,21 @@ def configs_show(name: str, resolved: bool = typer.Option(False, "--resolved", h
 
     path = resolve_config_path(name)
     print(dump_config(load_config(path)) if resolved else path.read_text(), end="")
+
+
+@configs_app.command("keys")
+def configs_keys(section: Optional[str] = typer.Argument(None, help="data, model, optim or train")):
+    """Every config key with its type, default and meaning."""
+    from dlbench.config.reference import reference
+
+    if section not in (None, "data", "model", "optim", "train"):
+        raise UserError(f"unknown section '{section}'", "use data, model, optim or train")
+    t = Table(title="config keys (YAML holds only what differs from these defaults)")
+    for c in ("key", "type", "default", "meaning"):
+        t.add_column(c, overflow="fold")
+    for row in reference(section):
+        t.add_row(*row)
+    out.print(t)
 
 
 @configs_app.command("copy")
