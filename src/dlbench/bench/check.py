@@ -35,21 +35,23 @@ CHECKER_TIMEOUT_S = 120
 @dataclass(frozen=True)
 class Definition:
     """What a benchmark's result must show: the fixed batch size and optimizer, and the
-    quality target that eval_accuracy must reach (an 'at least' target)."""
+    quality target that eval_accuracy must reach (`op` target, e.g. ">=": at least)."""
 
     global_batch_size: int
     opt_name: str
     target: float
     metric: str  # what eval_accuracy holds for this benchmark, for humans
+    op: str = ">="
 
 
-DEFINITIONS: dict[str, Definition] = {
-    "mnist1d-cnn": Definition(100, "adamw", 0.90, "accuracy"),
-    "digits-cnn": Definition(64, "adamw", 0.95, "accuracy"),
-    "diabetes-mlp": Definition(32, "adamw", 0.40, "validation R^2"),
-    "numbers-transformer": Definition(64, "adamw", 0.90, "BLEU / 100"),
-    "digits-gan": Definition(64, "adam", 0.80, "conditional accuracy"),
-}
+def _definitions() -> dict[str, Definition]:
+    # The benchmark suite (suite/*.yaml) is the one source of truth; this is its view.
+    from dlbench.bench.suite import suite
+
+    return {name: b.definition() for name, b in suite().items()}
+
+
+DEFINITIONS: dict[str, Definition] = _definitions()
 
 # Every key but run_stop must come before run_stop: a result ends with run_stop.
 _NOT_AFTER_STOP = "not s['run_stopped']"
@@ -221,7 +223,7 @@ _TEMPLATE = """\
         - " s['run_started'] and {not_after_stop} "
         - " 'epoch_num' in v['metadata'] "
         - " isinstance(v['value'], (int, float)) and math.isfinite(v['value']) "
-    ATLEAST_ONE_CHECK: " isinstance(v['value'], (int, float)) and v['value'] >= s['target'] "
+    ATLEAST_ONE_CHECK: " isinstance(v['value'], (int, float)) and v['value'] {op} s['target'] "
 
 - KEY:
     NAME:  run_stop
@@ -234,18 +236,38 @@ _TEMPLATE = """\
 """
 
 
+_OPS = (">=", "<=", ">", "<")
+
+
 def render_rules(benchmark: str, batch_size: int, opt_name: str, target: float,
-                 metric: str = "quality metric") -> str:
-    """The compliance-checker rules YAML for one benchmark definition."""
+                 metric: str = "quality metric", op: str = ">=") -> str:
+    """The compliance-checker rules YAML for one benchmark definition.
+
+    The checker execs these strings, so every value is validated or repr()'d here:
+    nothing a user typed reaches the file as code."""
+    if op not in _OPS:
+        raise ValueError(f"op must be one of {_OPS}, got {op!r}")
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", str(opt_name)):
+        raise ValueError(f"unexpected optimizer name {opt_name!r}")
     return _TEMPLATE.format(
-        benchmark=benchmark, batch_size=int(batch_size), opt_name=opt_name,
-        target=float(target), metric=metric, not_after_stop=_NOT_AFTER_STOP,
+        benchmark=_safe_name(benchmark), batch_size=int(batch_size), opt_name=str(opt_name),
+        target=float(target), metric=re.sub(r"[\r\n]", " ", str(metric)), op=op,
+        not_after_stop=_NOT_AFTER_STOP,
     )
 
 
+def _safe_name(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", str(name)):
+        raise ValueError(f"unexpected benchmark name {name!r}")
+    return str(name)
+
+
+def render_definition(benchmark: str, d: Definition) -> str:
+    return render_rules(benchmark, d.global_batch_size, d.opt_name, d.target, d.metric, d.op)
+
+
 def rendered_rules(benchmark: str) -> str:
-    d = DEFINITIONS[benchmark]
-    return render_rules(benchmark, d.global_batch_size, d.opt_name, d.target, d.metric)
+    return render_definition(benchmark, DEFINITIONS[benchmark])
 
 
 def write_rules(dest: Path = RULES_DIR) -> list[Path]:
@@ -279,11 +301,12 @@ class CheckVerdict:
     reason: str  # "" when passed; otherwise the checker's findings, one per line
 
 
-def checker_command(result_file: Path, benchmark: str, log_output: Path) -> list[str]:
+def checker_command(result_file: Path, benchmark: str, log_output: Path,
+                    rules: Path | None = None) -> list[str]:
     return [
         sys.executable, "-m", "mlperf_logging.compliance_checker", str(result_file),
         "--usage", CHECKER_USAGE, "--ruleset", CHECKER_RULESET,
-        "--config", str(rules_path(benchmark)),
+        "--config", str(rules or rules_path(benchmark)),
         "--log_output", str(log_output),
     ]
 
@@ -314,16 +337,25 @@ def parse_reason(output: str) -> str:
     return tail[-1] if tail else "compliance checker failed without output"
 
 
-def check_result_file(path: str | Path, benchmark: str) -> CheckVerdict:
-    """Run the MLPerf compliance checker on one result file with the benchmark's rules."""
+def check_result_file(path: str | Path, benchmark: str, definition: Definition | None = None) -> CheckVerdict:
+    """Run the MLPerf compliance checker on one result file with the benchmark's rules.
+
+    `definition` is for custom (open-division) benchmarks only: their rules are rendered
+    from it into a private temporary file; shipped benchmarks always use rules/."""
     path = Path(path).resolve()
     if not path.is_file():
         raise UserError(f"result file {path} does not exist", "pass a result_<i>.txt file")
+    if definition is not None and benchmark in DEFINITIONS:
+        raise UserError(f"'{benchmark}' is a shipped benchmark; its rules cannot be replaced")
     with tempfile.TemporaryDirectory(prefix="dlbench-check-") as tmp:
         log = Path(tmp) / "compliance_checker.log"
+        rules = None
+        if definition is not None:
+            rules = Path(tmp) / "rules.yaml"
+            rules.write_text(render_definition(benchmark, definition), encoding="utf-8")
         try:
             proc = subprocess.run(
-                checker_command(path, benchmark, log), cwd=tmp, capture_output=True,
+                checker_command(path, benchmark, log, rules), cwd=tmp, capture_output=True,
                 text=True, timeout=CHECKER_TIMEOUT_S,
             )
         except subprocess.TimeoutExpired:
@@ -333,44 +365,19 @@ def check_result_file(path: str | Path, benchmark: str) -> CheckVerdict:
     return CheckVerdict(False, parse_reason(proc.stderr + "\n" + proc.stdout))
 
 
-_RESULT_NAME = re.compile(r"result_\d+\.txt")
-
-
-def _foreign(path: Path, expected: str) -> UserError:
-    return UserError(
-        f"unexpected file {path} in the results directory",
-        f"expected {expected} (layout results/<system>/<benchmark>/result_<i>.txt); move it out",
-    )
-
-
 def check_results_dir(results_dir: str | Path) -> list[tuple[Path, CheckVerdict]]:
     """Check every result file under results/<system>/<benchmark>/result_<i>.txt."""
-    root = Path(results_dir)
-    if not root.is_dir():
-        raise UserError(f"results directory {root} does not exist",
-                        "pass the 'results' folder of an MLPerf-style layout")
-    found: list[tuple[Path, str]] = []
-    for system in sorted(root.iterdir()):
-        if not system.is_dir():
-            raise _foreign(system, "only <system> folders")
-        for bench in sorted(system.iterdir()):
-            if not bench.is_dir():
-                raise _foreign(bench, "only <benchmark> folders")
-            if bench.name not in DEFINITIONS:
-                raise UserError(
-                    f"unknown benchmark folder {bench}",
-                    f"benchmark folders are named one of: {', '.join(DEFINITIONS)}",
-                )
-            for f in sorted(bench.iterdir()):
-                if not (f.is_file() and _RESULT_NAME.fullmatch(f.name)):
-                    raise _foreign(f, "only result_<i>.txt files")
-                found.append((f, bench.name))
+    from dlbench.bench.layout import list_result_files
+
+    found = list_result_files(results_dir)
     if not found:
-        raise UserError(f"no result files under {root}",
+        raise UserError(f"no result files under {results_dir}",
                         "expected results/<system>/<benchmark>/result_<i>.txt")
-    # Sorted numerically so result_10 follows result_9.
-    found.sort(key=lambda t: (t[0].parent, int(t[0].stem.split("_")[1])))
-    return [(f, check_result_file(f, bench)) for f, bench in found]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:  # each check is a subprocess
+        verdicts = list(pool.map(lambda t: check_result_file(*t), found))
+    return [(f, v) for (f, _, _), v in zip(found, verdicts)]
 
 
 if __name__ == "__main__":

@@ -1,0 +1,393 @@
+"""Time-to-train runs under MLPerf Training's clock rules, N seeds, checked and scored.
+
+Clock rules (MLPerf Training, "Benchmark timing"):
+* Initialization is everything before `run_start`: reading the config, generating the data,
+  building the model and, in the first run of a process, a warm-up on synthetic batches
+  (loads kernels, sizes the allocator). It is logged between init_start and init_stop,
+  not counted, and capped (`init_cap_s`); a run over the cap is recorded as such and makes
+  the score unofficial.
+* The clock starts at `run_start`, logged by the training loop's observer hook before the
+  loop touches the training data, and stops at the end of the first evaluation that meets
+  the target (run_stop success) or at the last evaluation of the step budget (aborted).
+* Evaluation is counted, and the clock is never paused. Every timestamp is taken after
+  `torch.cuda.synchronize` on GPU, so queued kernels are billed where they ran.
+
+Time-to-train is read back from the result file (run_stop - run_start, as MLPerf's result
+summarizer does), every file is run through the compliance checker (a failing file is
+invalid and counts as not converged), and the runs are scored with the olympic mean.
+
+Layout under `out` (default results/):
+    systems/<system>.json                 MLPerf system description from the inventory
+    benchmarks/<name>.json                definition of a custom (open division) benchmark
+    <system>/<benchmark>/result_<i>.txt   one MLPerf log per run
+    dlbench.sqlite                        the results store (see store.py)
+Each run's training run directory is temporary (nothing goes to the user's runs/), unless
+`keep_runs` names a folder to keep them in.
+"""
+from __future__ import annotations
+
+import gc
+import inspect
+import json
+import re
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from dlbench.bench.check import check_result_file
+from dlbench.bench.layout import BENCHMARKS_DIR, RESERVED_NAMES, SYSTEMS_DIR, time_to_train_s
+from dlbench.bench.live import RunLine
+from dlbench.bench.mllog import MLPerfRunLogger
+from dlbench.bench.score import score_runs
+from dlbench.bench.suite import Benchmark
+from dlbench.errors import UserError
+from dlbench.training.device import synchronize
+
+INIT_CAP_S = 300.0
+WARMUP_STEPS = 3
+FIXED_KEYS = ("train.batch_size", "optim.name", "train.eval_every", "train.steps", "train.epochs", "train.seed")
+_SYSTEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class Clock:
+    """Milliseconds since the epoch from a monotonic counter (the wall clock may be stepped by NTP)."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self._wall0, self._perf0 = time.time(), time.perf_counter()
+
+    def now_ms(self) -> float:
+        synchronize(self.device)  # a timestamp means: everything queued before it has finished
+        return round((self._wall0 + time.perf_counter() - self._perf0) * 1e3, 3)
+
+
+class TimedRun:
+    """The training loop's observer: logs the timed region and stops the loop at the target."""
+
+    def __init__(self, logger: MLPerfRunLogger, bench: Benchmark, clock: Clock, init_start_ms: float,
+                 init_cap_s: float, max_steps: int, line: RunLine):
+        self.lg, self.bench, self.clock, self.line = logger, bench, clock, line
+        self.max_steps = max_steps
+        self.init_start_ms, self.init_cap_s = init_start_ms, init_cap_s
+        self.samples_per_step = bench.global_batch_size
+        self.block_samples = bench.eval_every * bench.global_batch_size
+        self.run_start_ms = self.run_stop_ms = None
+        self.status: str | None = None
+        self.init_s: float | None = None
+        self.steps = 0
+        self.value: float | None = None
+        self._block = 0
+
+    started = property(lambda self: self.run_start_ms is not None)
+    stopped = property(lambda self: self.status is not None)
+
+    # epoch_num in MLPerf metadata is the number of training samples seen (as BERT and llama log it)
+    def run_start(self) -> None:
+        t = self.clock.now_ms()
+        self.lg.init_stop(time_ms=t)
+        self.init_s = (t - self.init_start_ms) / 1e3
+        if self.init_s > self.init_cap_s:
+            self.lg.event("dlbench_init_over_cap", {"init_s": self.init_s, "cap_s": self.init_cap_s}, time_ms=t)
+        self.lg.run_start(time_ms=t)
+        self.lg.block_start(first_epoch_num=0, epoch_count=self.block_samples, time_ms=t)
+        self.run_start_ms = t
+        self.line.update(0, self.bench.quality.metric, None)
+
+    def eval_start(self, step: int) -> None:
+        t = self.clock.now_ms()
+        self.lg.block_stop(first_epoch_num=self._block, time_ms=t)
+        self.lg.eval_start(step * self.samples_per_step, time_ms=t)
+
+    def eval_stop(self, step: int, metrics: dict) -> bool:
+        q = self.bench.quality
+        value = metrics.get(q.metric)
+        if not isinstance(value, (int, float)):
+            valid = ", ".join(k for k, v in metrics.items() if isinstance(v, (int, float)))
+            raise UserError(f"the target names '{q.metric}', which this task does not log", f"valid metrics: {valid}")
+        samples = step * self.samples_per_step
+        t = self.clock.now_ms()
+        self.lg.eval_accuracy(value * q.scale, samples, time_ms=t, metric=q.label or q.metric)
+        self.lg.eval_stop(samples, time_ms=t)
+        self.steps, self.value = step, float(value)
+        self.line.update(step, q.metric, float(value))
+        if q.reached(value):
+            self._stop("success", t)
+            return True
+        if step >= self.max_steps:  # the loop's last evaluation
+            self._stop("aborted", t)
+            return True
+        self._block = samples
+        self.lg.block_start(first_epoch_num=samples, epoch_count=self.block_samples, time_ms=t)
+        return False
+
+    def _stop(self, status: str, t: float) -> None:
+        self.lg.run_stop(status, time_ms=t)
+        self.run_stop_ms, self.status = t, status
+
+    def abort(self) -> None:
+        """The loop ended without a final verdict (diverged, interrupted): the run did not converge."""
+        if self.started and not self.stopped:
+            self._stop("aborted", self.clock.now_ms())
+
+
+@dataclass
+class RunRecord:
+    idx: int
+    seed: int
+    result_file: str
+    status: str
+    init_s: float | None
+    init_over_cap: bool
+    steps: int
+    samples: int
+    final_metric: float | None
+    train_samples_per_s: float | None
+    time_to_train_s: float | None = None
+    passed_check: bool = False
+    check_reason: str = ""
+    samples_per_s: float | None = None
+    error: str = ""
+
+
+@dataclass
+class BenchmarkResult:
+    benchmark: Benchmark
+    system: str
+    device: str
+    device_count: int
+    results_dir: Path
+    db: Path
+    runs: list[RunRecord]
+    score: dict
+    official: bool
+    reason: str
+    samples_per_s: float | None
+    train_samples_per_s: float | None
+    session_id: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _probe(cfg, quality) -> tuple[int, int]:
+    """Validate the target against the metrics the task logs and warm the process up; (n_train, n_val).
+
+    Runs inside the first run's initialization. The warm-up trains a throwaway model on random
+    batches shaped like the data (not on the training data, which the clock must see first)."""
+    from dlbench.api import prepare
+    from dlbench.data import build_data
+    from dlbench.data.loaders import eval_batches
+
+    try:
+        bundle, model, task, device = prepare(cfg)
+        small = bundle.val.subset(min(len(bundle.val), 64))
+        metrics = {f"val.{k}": v for k, v in task.evaluate(model, small, 64, device).items()
+                   if isinstance(v, (int, float))}
+    except UserError:
+        raise
+    except Exception:  # a family with its own loop and task (GAN): its first evaluation validates the metric
+        bundle = build_data(cfg.data)
+        return len(bundle.train), len(bundle.val)
+    if quality.metric not in metrics:
+        raise UserError(f"the target names '{quality.metric}', which this task does not log",
+                        f"valid metrics: {', '.join(metrics)}")
+    try:
+        xb, yb = next(eval_batches(bundle.val, min(cfg.train.batch_size, len(bundle.val)), device))
+
+        def synthetic(t):
+            if t is None or t.is_floating_point():
+                return None if t is None else torch.randn_like(t)
+            return torch.randint_like(t, 0, int(t.max()) + 1)
+
+        for _ in range(WARMUP_STEPS):
+            model.zero_grad(set_to_none=True)
+            task.loss(model, synthetic(xb), synthetic(yb)).backward()
+        synchronize(device)
+    except Exception:  # warm-up is an optimization; a task it does not fit just starts cold
+        pass
+    return len(bundle.train), len(bundle.val)
+
+
+def _platform(device: torch.device, inventory: dict, world_size: int) -> str:
+    if device.type == "cuda":
+        names = [g["name"] for g in inventory.get("gpus", [])] or [torch.cuda.get_device_name(device)]
+        return f"{world_size}x{names[0]}"
+    return f"{world_size}x{device.type.upper()} ({inventory.get('cpu', {}).get('model', '')})"
+
+
+def _prepare_out(out: Path, system: str, bench: Benchmark, overwrite: bool) -> Path:
+    if not _SYSTEM.fullmatch(system) or system in RESERVED_NAMES:
+        raise UserError(f"system name '{system}' is not allowed",
+                        f"use letters, digits, '.', '_', '-' (not {' or '.join(sorted(RESERVED_NAMES))})")
+    bench_dir = out / system / bench.name
+    old = sorted(bench_dir.glob("result_*.txt")) if bench_dir.is_dir() else []
+    if old and not overwrite:
+        raise UserError(f"{bench_dir} already holds {len(old)} result file(s)",
+                        "pass --overwrite to replace them, or another --system / --out (the database keeps both)")
+    for f in old:
+        f.unlink()
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    return bench_dir
+
+
+def run_benchmark(bench: Benchmark, runs: int | None = None, *, system: str = "local", out: str | Path = "results",
+                  db: str | Path | None = None, seed: int = 0, world_size: int = 1, org: str = "dlbench",
+                  status: str = "onprem", init_cap_s: float = INIT_CAP_S, overrides: list[str] | None = None,
+                  max_steps: int | None = None, keep_runs: str | Path | None = None, progress: bool = True,
+                  overwrite: bool = False) -> BenchmarkResult:
+    """Run `bench` `runs` times (seeds seed, seed+1, ...), check every result file, score, store.
+
+    world_size: devices per run; 1 today. The distributed scaling sweep passes 1, 2, 4...
+    and every stored session carries it as device_count.
+    """
+    from dlbench.api import _as_config, train
+    from dlbench.bench.store import DEFAULT_DB
+    from dlbench.bench.sysinfo import collect_inventory, system_description
+    from dlbench.training.device import pick_device
+    from dlbench.training.loop import Diverged
+
+    if world_size != 1:  # every run under torchrun, the MLPerf log written by rank 0 (training/scaling.py)
+        from dlbench.training.scaling import run_benchmark_distributed
+
+        return run_benchmark_distributed(bench, runs, system=system, out=out, db=db, seed=seed, world_size=world_size,
+                                         org=org, status=status, init_cap_s=init_cap_s, overrides=overrides,
+                                         max_steps=max_steps, keep_runs=keep_runs, progress=progress,
+                                         overwrite=overwrite)
+    reason = bench.unavailable()
+    if reason:
+        raise UserError(reason, "choose another benchmark (`dlbench bench list`)")
+    n = runs or bench.min_runs
+    if n < 1:
+        raise UserError("--runs must be at least 1")
+    extra = list(overrides or [])
+    fixed = [o for o in extra if o.partition("=")[0].strip() in FIXED_KEYS]
+    if fixed:
+        raise UserError(f"override {fixed[0]} changes what the benchmark fixes",
+                        "batch size, optimizer, eval cadence, length and seed come from the definition "
+                        "(use --max-steps, --seed)")
+    division = "open" if (bench.custom or extra) else "closed"
+    out = Path(out)
+    db = Path(db) if db else out / DEFAULT_DB.name
+    steps = max_steps or bench.max_steps
+    base = [*bench.reference_overrides(steps), *extra]
+
+    cfg0 = _as_config(bench.config, [*base, f"train.seed={seed}"])  # validates before anything is written
+    device = pick_device(cfg0.train.device)
+    bench_dir = _prepare_out(out, system, bench, overwrite)
+    inventory = collect_inventory(str(out))
+    description = system_description(inventory, system, submitter=org, division=division, status=status)
+    (out / SYSTEMS_DIR).mkdir(exist_ok=True)
+    (out / SYSTEMS_DIR / f"{system}.json").write_text(json.dumps(description, indent=1))
+    definition = bench.definition()
+    if bench.custom:
+        (out / BENCHMARKS_DIR).mkdir(exist_ok=True)
+        (out / BENCHMARKS_DIR / f"{bench.name}.json").write_text(json.dumps(
+            {**asdict(definition), "opt_name": definition.opt_name, "benchmark": bench.model_dump()}, indent=1))
+
+    platform = _platform(device, inventory, world_size)
+    line = RunLine(n, f"{bench.quality.op} {bench.quality.target:g}", enabled=progress)
+    clock = Clock(device)
+    train_kw = {"evaluate_test": False} if "evaluate_test" in inspect.signature(train).parameters else {}
+    sizes = None
+    records: list[RunRecord] = []
+    for i in range(n):
+        run_seed = seed + i
+        path = bench_dir / f"result_{i}.txt"
+        gc.collect()  # the previous run's model, data and optimizer go before this run's init
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        line.start(i, run_seed, steps)
+        lg = MLPerfRunLogger(path, bench.name, org=org, division=division, platform=platform, status=status)
+        obs = None
+        try:
+            t0 = clock.now_ms()
+            lg.cache_clear(time_ms=t0)
+            lg.init_start(time_ms=t0)
+            lg.submission_info(time_ms=t0)
+            cfg = _as_config(bench.config, [*base, f"train.seed={run_seed}"])
+            if sizes is None:
+                try:
+                    sizes = _probe(cfg, bench.quality)
+                except UserError:
+                    lg.close()
+                    path.unlink(missing_ok=True)
+                    raise
+            t = clock.now_ms()
+            lg.hyperparameters(seed=run_seed, global_batch_size=cfg.train.batch_size, opt_name=cfg.optim.name,
+                               opt_base_learning_rate=cfg.optim.lr, time_ms=t, opt_weight_decay=cfg.optim.weight_decay,
+                               opt_learning_rate_warmup_steps=cfg.optim.warmup_steps, max_steps=steps)
+            lg.train_samples(sizes[0], time_ms=t)
+            lg.eval_samples(sizes[1], time_ms=t)
+            obs = TimedRun(lg, bench, clock, t0, init_cap_s, steps, line)
+            error = ""
+            with tempfile.TemporaryDirectory(prefix="dlbench-bench-") as tmp:
+                run_dir = Path(tmp) / "run"
+                try:
+                    res = train(cfg, run_dir=run_dir, quiet=True, observer=obs, **train_kw)
+                    tput = res.result.get("training", {}).get("samples_per_second")
+                except Diverged as e:
+                    obs.abort()
+                    error, tput = str(e), None
+                if keep_runs:
+                    dest = Path(keep_runs) / system / bench.name / f"run_{i}"
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copytree(run_dir, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("checkpoints"))
+        except BaseException:
+            if obs is not None:
+                obs.abort()
+            lg.close()
+            line.stop("aborted")
+            raise
+        lg.close()
+        if not obs.started:
+            raise UserError(f"the '{bench.family}' training loop does not report to the benchmark observer",
+                            "this model family cannot be benchmarked yet")
+        line.stop(obs.status or "aborted")
+        records.append(RunRecord(i, run_seed, str(path), obs.status or "aborted", obs.init_s,
+                                 bool(obs.init_s and obs.init_s > init_cap_s), obs.steps,
+                                 obs.steps * bench.global_batch_size, obs.value, tput, error=error))
+
+    return _finish(bench, records, system, device, world_size, division, out, db, inventory, description, init_cap_s)
+
+
+def _finish(bench, records, system, device, world_size, division, out, db, inventory, description,
+            init_cap_s) -> BenchmarkResult:
+    from dlbench.bench.store import record_session
+    from dlbench.training.device import versions
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    custom = bench.definition() if bench.custom else None
+    with ThreadPoolExecutor(max_workers=4) as pool:  # one checker subprocess per file, a few at a time
+        verdicts = list(pool.map(lambda r: check_result_file(r.result_file, bench.name, custom), records))
+    for r, v in zip(records, verdicts):
+        r.passed_check, r.check_reason = v.passed, v.reason
+        r.time_to_train_s = time_to_train_s(Path(r.result_file))
+        if r.passed_check and r.time_to_train_s:
+            r.samples_per_s = r.samples / r.time_to_train_s
+    score = score_runs([(r.time_to_train_s or 0.0, r.passed_check) for r in records], bench.min_runs)
+    reasons = [score.reason.removeprefix("unofficial: ")] if score.reason else []
+    if division == "open":
+        reasons.append("open division (custom benchmark or overridden reference config)")
+    if any(r.init_over_cap for r in records):
+        reasons.append(f"initialization exceeded its cap ({init_cap_s:g} s) in some run")
+    official = score.official and division == "closed" and not any(r.init_over_cap for r in records)
+    good = [r for r in records if r.passed_check]
+    sps = statistics.mean(r.samples_per_s for r in good) if good else None
+    tputs = [r.train_samples_per_s for r in good if r.train_samples_per_s]
+    tput = statistics.mean(tputs) if tputs else None
+    dev = f"{device.type} ({description.get('accelerator_model_name') if device.type == 'cuda' else description.get('host_processor_model_name')})"
+    result = BenchmarkResult(bench, system, dev, world_size, out, Path(db), records, score.as_dict(), official,
+                             "; ".join(reasons), sps, tput)
+    session = {"benchmark": bench.name, "benchmark_version": bench.version, "division": division, "system": system,
+               "device": dev, "device_count": world_size, "results_dir": str(out.resolve()), "n_runs": len(records),
+               "olympic_mean_s": score.olympic_mean_s, "median_s": score.median_s, "stdev_s": score.stdev_s,
+               "samples_per_s": sps, "train_samples_per_s": tput, "valid": int(score.valid), "official": int(official),
+               "reason": result.reason, "definition": bench.model_dump(), "score": score.as_dict(),
+               "versions": versions()}
+    rows = [{**asdict(r), "passed_check": int(r.passed_check), "init_over_cap": int(r.init_over_cap)} for r in records]
+    result.session_id = record_session(db, session, rows, inventory, description)
+    return result
