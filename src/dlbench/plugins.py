@@ -9,6 +9,9 @@ import importlib
 
 GROUPS = [
     # (module, typer app or command function attribute, command name, is_group)
+    ("dlbench.bench.cli", "bench_app", "bench", True),
+    ("dlbench.bench.cli", "sysinfo", "sysinfo", False),
+    ("dlbench.bench.cli", "profile", "profile", False),
     ("dlbench.tune.cli", "app", "tune", True),
     ("dlbench.report.cli", "report", "report", False),
     ("dlbench.recommend", "recommend_command", "recommend", False),
