@@ -73,6 +73,10 @@ def read_inputs(run: LoadedRun, path: str) -> tuple[np.ndarray, list[str] | None
     p = Path(path)
     if path != "-" and not p.exists():
         raise UserError(f"input not found: {path}")
+    if kind == "text":  # one text per line: a .txt file or '-' (stdin); or a CSV with a 'text' column
+        from dlbench.data.tokenize import read_text_inputs
+
+        return read_text_inputs(run.preprocessor, path)
     if kind == "image":
         from dlbench.data.images import IMAGE_SUFFIXES
 
@@ -105,6 +109,13 @@ def read_inputs(run: LoadedRun, path: str) -> tuple[np.ndarray, list[str] | None
 def write_predictions(run: LoadedRun, preds: dict[str, np.ndarray], rows: list[str] | None, output: str | None) -> str:
     """Predictions as CSV (or .npz / .json by the output's extension). Returns the text when output is None."""
     names = run.spec.class_names
+    if (output or "").endswith(".txt") or ("translation" in preds and output is None):  # one output per line
+        from dlbench.data.tokenize import write_text_outputs
+
+        values = preds.get("translation")
+        if values is None:
+            values = [names[i] if names else str(i) for i in preds["label"]] if "label" in preds else preds["prediction"]
+        return write_text_outputs([str(v) for v in values], output)
     table: dict[str, list] = {}
     if rows is not None:
         table["input"] = rows
@@ -112,6 +123,8 @@ def write_predictions(run: LoadedRun, preds: dict[str, np.ndarray], rows: list[s
         table["label"] = [names[i] if names else int(i) for i in preds["label"]]
         for j in range(preds["probabilities"].shape[1]):
             table[f"prob_{names[j] if names else j}"] = [float(v) for v in preds["probabilities"][:, j]]
+    elif "translation" in preds:
+        table["translation"] = [str(v) for v in preds["translation"]]
     else:
         pred = preds["prediction"]
         if pred.ndim == 1:
@@ -139,12 +152,20 @@ def write_predictions(run: LoadedRun, preds: dict[str, np.ndarray], rows: list[s
     return buf.getvalue()
 
 
-def predict(run_dir: str | Path, inputs: str, output: str | None = None, device: str | None = None) -> dict:
-    """Predict for a file of inputs; write them to `output` (csv/npz/json) and return them."""
+def predict(run_dir: str | Path, inputs: str, output: str | None = None, device: str | None = None,
+            beam: int | None = None) -> dict:
+    """Predict for a file of inputs; write them to `output` (csv/npz/json, .txt for text) and return them.
+
+    beam: beam size for translation models (default: the model's decode.beam)."""
     if output and Path(output).exists():
         raise UserError(f"--output {output} already exists", "choose a new file name (nothing is overwritten)")
     run = load_run(run_dir, device)
     x, rows = read_inputs(run, inputs)
-    preds = run.predict_arrays(x)
+    if run.spec.task == "seq2seq":
+        preds = {"translation": np.array(run.task.translate(run.model, x, run.device, beam=beam), dtype=str)}
+    elif beam is not None:
+        raise UserError("--beam applies to translation (seq2seq) models only")
+    else:
+        preds = run.predict_arrays(x)
     text = write_predictions(run, preds, rows, output)
     return {"predictions": preds, "text": text}

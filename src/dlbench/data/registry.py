@@ -6,6 +6,8 @@ from dlbench.data.builtin import (DiabetesData, DigitsData, Mnist1dData, build_d
                                   build_mnist1d)
 from dlbench.data.images import ImageFolderData, build_image_folder
 from dlbench.data.tabular import CsvData, build_csv
+from dlbench.data.text import (NumbersData, NumbersLanguageData, ParallelTsvData, TextCsvData, build_numbers,
+                               build_numbers_language, build_parallel_tsv, build_text_csv)
 
 DATASETS = {
     "digits": (DigitsData, build_digits),
@@ -14,6 +16,10 @@ DATASETS = {
     "csv": (CsvData, build_csv),
     "image-folder": (ImageFolderData, build_image_folder),
     "npz": (NpzData, build_npz),
+    "numbers": (NumbersData, build_numbers),
+    "parallel-tsv": (ParallelTsvData, build_parallel_tsv),
+    "text-csv": (TextCsvData, build_text_csv),
+    "numbers-language": (NumbersLanguageData, build_numbers_language),
 }
 
 
@@ -25,6 +31,11 @@ def build_data(cfg):
 def extra_preprocessor(d: dict):
     """Preprocessors of kinds beyond the core (text tokenizers, ...) register here."""
     from dlbench.errors import UserError
+
+    if d.get("kind") == "text":
+        from dlbench.data.tokenize import TextPreprocessor
+
+        return TextPreprocessor.from_json(d)
 
     raise UserError(f"model.json names an unknown preprocessing kind '{d.get('kind')}'",
                     "was the run made by a newer dlbench?")
