@@ -120,7 +120,7 @@ def check_port_free(host: str, port: int) -> None:
 
 def torchrun_argv(config: str, overrides: list[str], run_dir: str, *, resume: bool, quiet: bool, nproc: int,
                   nnodes: str, rdzv_endpoint: str | None, rdzv_id: str, is_host: bool | None, dist_timeout: float,
-                  observer: str | None = None, observer_args: str | None = None) -> list[str]:
+                  observer: str | None = None, observer_args: str | None = None, evaluate_test: bool = True) -> list[str]:
     """The torchrun command line (without the program name) that runs the workers."""
     argv = ["--nnodes", str(nnodes), "--nproc-per-node", str(nproc), "--rdzv-backend", "c10d",
             "--rdzv-endpoint", rdzv_endpoint or "localhost:0", "--rdzv-id", rdzv_id,
@@ -141,6 +141,8 @@ def torchrun_argv(config: str, overrides: list[str], run_dir: str, *, resume: bo
         argv.append("--quiet")
     if observer:
         argv += ["--observer", observer, "--observer-args", observer_args or "{}"]
+    if not evaluate_test:
+        argv.append("--no-test")
     return argv
 
 
@@ -166,10 +168,12 @@ def prepare_run_dir(cfg, run_dir, resume: bool, multi_node: bool, node_rank: int
 def launch_distributed(config, overrides: list[str], run_dir, resume: bool, quiet: bool, nproc_per_node: int,
                        nnodes: str = "1", node_rank: int | None = None, rdzv_endpoint: str | None = None,
                        rdzv_id: str | None = None, dist_timeout: float = 300.0, *, observer: str | None = None,
-                       observer_args: str | None = None) -> int:
+                       observer_args: str | None = None, evaluate_test: bool = True) -> int:
     """Run `config` on nproc_per_node processes on this node (one node of nnodes); return the exit code.
 
     Raises UserError for bad input found here or reported by any rank of this node.
+    observer: "module:factory" called on every rank as factory(dist=ctx, **json.loads(observer_args)) to
+    build the training loop's observer (the benchmark clock); evaluate_test=False keeps the test split sealed.
     """
     from dlbench.config import load_config
     from dlbench.training.distributed import check_world
@@ -199,7 +203,8 @@ def launch_distributed(config, overrides: list[str], run_dir, resume: bool, quie
     argv = torchrun_argv(config, overrides, str(run), resume=resume, quiet=quiet, nproc=nproc_per_node,
                          nnodes=str(nnodes), rdzv_endpoint=rdzv_endpoint,
                          rdzv_id=rdzv_id or ("dlbench" if multi else uuid.uuid4().hex), is_host=is_host,
-                         dist_timeout=dist_timeout, observer=observer, observer_args=observer_args)
+                         dist_timeout=dist_timeout, observer=observer, observer_args=observer_args,
+                         evaluate_test=evaluate_test)
     log.info("torchrun %s", " ".join(argv))
     if cfg.train.device in ("auto", "cpu") and "OMP_NUM_THREADS" not in os.environ:
         # torchrun would set 1; share this node's cores instead (train.threads still wins when set)

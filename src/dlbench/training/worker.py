@@ -37,6 +37,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--dist-timeout", type=float, default=300.0)
     p.add_argument("--observer", default=None, help="module:factory(dist=ctx, **observer_args) -> fit observer")
     p.add_argument("--observer-args", default="{}", help="JSON keyword arguments of the observer factory")
+    p.add_argument("--no-test", action="store_true", help="Leave the test split sealed (benchmark runs)")
     return p.parse_args(argv)
 
 
@@ -71,10 +72,11 @@ def run(args: argparse.Namespace) -> int:
     check_world(cfg.train.batch_size, ctx.world)  # elastic --nnodes MIN:MAX: only known now
     if not ctx.is_main:
         logging.getLogger("dlbench").setLevel(logging.ERROR)  # only rank 0 logs
+    observer = _observer(args.observer, args.observer_args, ctx)
+    kw = {"evaluate_test": False} if args.no_test else {}
     try:
         train(args.config, args.override, run_dir=args.run_dir, resume=args.resume,
-              quiet=args.quiet or not ctx.is_main, observer=_observer(args.observer, args.observer_args, ctx),
-              dist=ctx)
+              quiet=args.quiet or not ctx.is_main, observer=observer, dist=ctx, **kw)
     except Interrupted as e:
         if ctx.is_main:
             print(f"{e}; continue with: dlbench train ... --run-dir {args.run_dir} --resume", file=sys.stderr)
@@ -90,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             msg = f"rank {ctx.rank}: a collective failed: {str(e).splitlines()[0][:300]}"
         raise DistributedFailure(msg) from e
+    finally:
+        if observer is not None and hasattr(observer, "close"):
+            observer.close()  # the benchmark log gets its run_stop even when training failed
     ctx.close()  # only after success: tearing down a broken group can itself block
     return 0
 
