@@ -1,0 +1,172 @@
+"""Task-specific parts of a run report: classifiers, regressors, translators, generators."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from dlbench.errors import UserError
+from dlbench.report import figures as F
+from dlbench.report.document import Absent, Section, Table, Text, fmt
+
+MAX_POINTS = 4000  # scatter plots beyond this are subsampled: more points only add ink
+SAMPLE_KEYS = ("samples", "translations", "examples", "sample_translations")
+
+
+def sections(p: Path, task: str | None, result: dict | None, info: dict | None) -> list[Section]:
+    val = (result or {}).get("val") or {}
+    out = []
+    if task == "classification":
+        out.append(classification(val, info))
+    elif task == "regression":
+        out.append(regression(p, result))
+    if task == "seq2seq" or "bleu" in val or any(isinstance(val.get(k), list) for k in SAMPLE_KEYS):
+        out.append(translations(val, result))
+    images = written_images(p)
+    if task == "generation" or images:
+        out.append(generated(images, task, val))
+    return out
+
+
+def classification(val: dict, info: dict | None) -> Section:
+    s = Section("Confusion matrix and per-class results")
+    cm, per = val.get("confusion_matrix"), val.get("per_class")
+    if not cm:
+        return s.add(Absent("confusion matrix", "result.json has no validation confusion matrix "
+                            "(the run has not finished, or its task reports none)"))
+    names = list(per) if isinstance(per, dict) and len(per) == len(cm) else \
+        ((info or {}).get("spec") or {}).get("class_names") or [str(i) for i in range(len(cm))]
+    m = np.asarray(cm)
+    s.add(F.heatmap(m, names, "validation confusion matrix", "predicted class", "true class",
+                    f"confusion matrix of {len(names)} classes on the validation split",
+                    "Rows: true class; columns: predicted class; colour: fraction of the row, numbers: counts. "
+                    "A bright off-diagonal cell is a pair of classes the model confuses."))
+    off = m.copy()
+    np.fill_diagonal(off, 0)
+    if off.sum():
+        i, j = np.unravel_index(off.argmax(), off.shape)
+        s.add(Text(f"Most frequent confusion on validation: true '{names[i]}' predicted as '{names[j]}' "
+                   f"({int(off[i, j])} of {int(m[i].sum())} samples of '{names[i]}')."))
+    if isinstance(per, dict) and per:
+        rows = [[c, d.get("precision"), d.get("recall"), d.get("f1"), d.get("support")] for c, d in per.items()]
+        worst = min(rows, key=lambda r: r[3] if isinstance(r[3], (int, float)) else 1.0)
+        s.add(Text(f"Weakest class: '{worst[0]}' (F1 {fmt(worst[3], 3)}, recall {fmt(worst[2], 3)})."),
+              Table(["class", "precision", "recall", "F1", "support"], rows, "Per-class results on the validation split."))
+    else:
+        s.add(Absent("per-class table", "result.json has no per_class entry"))
+    return s
+
+
+def validation_predictions(p: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(true, predicted) targets of the validation split, by the run's own model and preprocessing."""
+    from dlbench.data import build_data
+    from dlbench.inference import load_run
+    from dlbench.tasks.supervised import collect_outputs
+
+    run = load_run(p, device="cpu")  # a report needs no accelerator, and must not take one from training
+    val = build_data(run.config.data).val  # the test split stays sealed: it is never opened here
+    outputs, y = collect_outputs(run.model, val, 512, run.device)
+    pred = run.task.predictions(outputs)["prediction"]
+    return y.cpu().numpy().reshape(len(y), -1), np.asarray(pred).reshape(len(y), -1)
+
+
+def regression(p: Path, result: dict | None) -> Section:
+    s = Section("Predictions vs truth (validation)")
+    if result is None:
+        return s.add(Absent("prediction plots", "the run has no final model yet (not finished)"))
+    try:
+        y, pred = validation_predictions(p)
+    except (UserError, RuntimeError, ValueError, OSError, KeyError) as e:
+        return s.add(Absent("prediction plots", f"could not evaluate the model on the validation split: {e}"))
+    if y.shape[1] > 1:
+        s.add(Text(f"The model has {y.shape[1]} outputs; the plots show output 0, the table all of them."))
+    yt, yp = y[:, 0], pred[:, 0]
+    res = yt - yp
+    idx = np.random.default_rng(0).permutation(len(yt))[:MAX_POINTS]
+    fig, axes = F.new(6.8, 3.3, ncols=2)
+    ax = axes[0, 0]
+    ax.scatter(yt[idx], yp[idx], s=9, alpha=0.6, color=F.TRAIN, edgecolor="none")
+    lo, hi = float(min(yt.min(), yp.min())), float(max(yt.max(), yp.max()))
+    ax.plot([lo, hi], [lo, hi], color=F.IDEAL, ls="--", lw=1, label="perfect prediction")
+    ax.set(xlabel="true", ylabel="predicted", title="predicted vs true")
+    ax.legend(loc="upper left")
+    ax = axes[0, 1]
+    ax.scatter(yp[idx], res[idx], s=9, alpha=0.6, color=F.VAL, edgecolor="none")
+    ax.axhline(0, color=F.IDEAL, ls="--", lw=1)
+    ax.set(xlabel="predicted", ylabel="residual (true − predicted)", title="residuals")
+    r2 = 1 - float((res ** 2).sum()) / max(float(((yt - yt.mean()) ** 2).sum()), 1e-12)
+    s.add(F.to_figure(fig, "predicted against true values and residuals on the validation split",
+                      f"{len(yt)} validation samples{f' ({MAX_POINTS} plotted)' if len(yt) > MAX_POINTS else ''}: "
+                      f"R² {r2:.3f}, MAE {np.abs(res).mean():.4g}. Points on the dashed line are exact; a trend in "
+                      "the residuals means the model is biased over part of the range."))
+    fig, axes = F.new(6.4, 2.6)
+    axes[0, 0].hist(res, bins=min(40, max(10, len(res) // 10)), color=F.VAL, alpha=0.8)
+    axes[0, 0].set(xlabel="residual (true − predicted)", ylabel="samples", title="residual distribution")
+    s.add(F.to_figure(fig, "histogram of validation residuals", "Residuals should be centred on zero."))
+    errs = pred - y
+    s.add(Table(["output", "MAE", "RMSE", "bias (mean predicted − true)"],
+                [[j, float(np.abs(errs[:, j]).mean()), float(np.sqrt((errs[:, j] ** 2).mean())), float(errs[:, j].mean())]
+                 for j in range(y.shape[1])], "Validation errors per output, in the target's units."))
+    return s
+
+
+def translations(val: dict, result: dict | None) -> Section:
+    s = Section("Sample translations")
+    scores = [f"{k.upper() if k == 'bleu' else ('chrF' if k == 'chrf' else k)} {fmt(val[k], 3)}"
+              for k in ("bleu", "chrf", "ter") if isinstance(val.get(k), (int, float))]
+    if scores:
+        s.add(Text("Validation: " + ", ".join(scores) + " (sacreBLEU, corpus level)."))
+    samples = next((val[k] for k in SAMPLE_KEYS if isinstance(val.get(k), list) and val[k]), None)
+    if not samples:
+        return s.add(Absent("sample translations", "result.json's validation entry lists none"
+                            if result else "the run has not finished"))
+    if isinstance(samples[0], dict):
+        samples = [_with_bleu(x) for x in samples[:25]]
+        cols = list(dict.fromkeys(k for x in samples for k in x))
+        rows = [[x.get(c) for c in cols] for x in samples]
+    else:
+        cols = ["source", "reference", "hypothesis"][:len(samples[0])] if isinstance(samples[0], (list, tuple)) else ["sample"]
+        rows = [list(x) if isinstance(x, (list, tuple)) else [x] for x in samples[:25]]
+    return s.add(Table(cols, rows, f"{min(len(samples), 25)} of {len(samples)} validation samples.", numeric=False))
+
+
+def _with_bleu(x: dict) -> dict:
+    """Add the sentence-level BLEU of one sample (sacreBLEU; smoothed, as a sentence has few n-grams)."""
+    hyp = next((x[k] for k in ("hypothesis", "prediction", "translation", "output") if isinstance(x.get(k), str)), None)
+    ref = x.get("reference") if isinstance(x.get("reference"), str) else None
+    if hyp is None or ref is None or any("bleu" in k.lower() for k in x):
+        return x
+    try:
+        import sacrebleu
+
+        return {**x, "sentence BLEU": round(sacrebleu.sentence_bleu(hyp, [ref]).score, 1)}
+    except ImportError:
+        return x
+
+
+def written_images(p: Path) -> list[Path]:
+    """PNG/JPEG files the run wrote (e.g. GAN sample grids), by the step number in their names."""
+    skip = {"checkpoints"}
+    files = [f for f in p.rglob("*") if f.suffix.lower() in (".png", ".jpg", ".jpeg") and f.is_file()
+             and not skip & set(f.relative_to(p).parts[:-1])]
+    return sorted(files, key=lambda f: (tuple(int(n) for n in re.findall(r"\d+", f.stem)) or (0,), f.name))
+
+
+def generated(images: list[Path], task: str | None, val: dict) -> Section:
+    gen = task == "generation"
+    s = Section("Generated samples" if gen else "Images written by the run")
+    fd = {k: v for k, v in val.items() if "fd" in k.lower() and isinstance(v, (int, float))}
+    if fd:
+        s.add(Text(", ".join(f"{k} {fmt(v)}" for k, v in fd.items()) + " on validation (Fréchet distance in a "
+                   "classifier's feature space: lower means generated samples are closer to real ones)."))
+    if not images:
+        return s.add(Absent("sample grids", "the run directory has no PNG images"))
+    # first, last and evenly spaced ones in between: how the samples evolved, in bounded size
+    keep = images if len(images) <= 8 else [images[int(round(i))] for i in np.linspace(0, len(images) - 1, 8)]
+    for f in dict.fromkeys(keep):
+        fig = F.image_file(f, f"image {f.name} written by the run", f.name)
+        s.add(fig if fig is not None else Absent(f.name, "not a readable image"))
+    if len(images) > len(keep):
+        s.add(Text(f"{len(keep)} of {len(images)} images shown (first, last and evenly spaced)."))
+    return s
