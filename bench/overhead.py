@@ -1,0 +1,81 @@
+"""dlbench's training loop vs a hand-written PyTorch loop on the same data, in one process.
+
+    .venv/bin/python bench/overhead.py [--steps 2000] [--repeats 3]
+
+Both train the mnist1d-cnn reference model (batch 100) from the same initial weights on the same
+device-resident data with AdamW, and evaluate once on validation at the end. dlbench also logs
+every 50 steps, writes its checkpoint and metrics.jsonl; the hand loop does none of that. The runs
+are interleaved (hand, dlbench, hand, ...) so machine noise hits both; the ratio of the medians is
+printed. Target: dlbench within 5 % of the hand loop on 2 CPU cores.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+
+from dlbench.api import prepare
+from dlbench.config import load_config
+from dlbench.run import RunDir
+from dlbench.training.loop import fit
+
+
+def hand_loop(model, x, y, xv, yv, steps, batch, lr):
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    g = torch.Generator().manual_seed(0)
+    n = len(x)
+    perm, i = torch.randperm(n, generator=g), 0
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        if i + batch > n:
+            perm, i = torch.randperm(n, generator=g), 0
+        idx = perm[i:i + batch]
+        i += batch
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        acc = (model(xv).argmax(1) == yv).float().mean().item()
+    return time.perf_counter() - t0, acc
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    over = [f"train.steps={args.steps}", "train.batch_size=100", f"train.eval_every={args.steps}",
+            f"train.checkpoint_every={args.steps}", "train.log_every=50", "train.eval_train_samples=0",
+            "train.keep_best=false", "optim.weight_decay=0.0"]
+    cfg = load_config("mnist1d-cnn", over)
+    bundle, model, task, device = prepare(cfg)
+    init = {k: v.clone() for k, v in model.state_dict().items()}
+    times = {"hand": [], "dlbench": []}
+    accs = {"hand": [], "dlbench": []}
+    for r in range(args.repeats):
+        model.load_state_dict(init)
+        t, acc = hand_loop(model, bundle.train.x, bundle.train.y, bundle.val.x, bundle.val.y, args.steps, 100,
+                           cfg.optim.lr)
+        times["hand"].append(t)
+        accs["hand"].append(acc)
+        model.load_state_dict(init)
+        with tempfile.TemporaryDirectory() as d:
+            t0 = time.perf_counter()
+            res = fit(cfg, model, task, bundle, RunDir(d), device)
+            times["dlbench"].append(time.perf_counter() - t0)
+            accs["dlbench"].append(res.evals[-1]["val.accuracy"])
+        print(f"repeat {r + 1}: hand {times['hand'][-1]:.2f}s  dlbench {times['dlbench'][-1]:.2f}s", flush=True)
+    h, d = statistics.median(times["hand"]), statistics.median(times["dlbench"])
+    print(f"\n{'':10}{'hand loop':>12}{'dlbench':>12}")
+    print(f"{'median s':10}{h:12.2f}{d:12.2f}")
+    print(f"{'val acc':10}{statistics.mean(accs['hand']):12.3f}{statistics.mean(accs['dlbench']):12.3f}")
+    print(f"ratio dlbench / hand = {d / h:.3f}  (target <= 1.05) threads={torch.get_num_threads()}")
+
+
+if __name__ == "__main__":
+    main()
