@@ -1,0 +1,105 @@
+"""Studies in one process on tiny configs: pruning, the single test evaluation, resume, bad input."""
+import json
+import subprocess
+
+import optuna
+import pytest
+
+from dlbench.errors import UserError
+from dlbench.tune.runner import run_study, show_study
+from dlbench.tune.study import TuneSpec, direction_of
+from tests.unit.tune.tiny import HOPELESS, SPACE, write
+
+
+def spec(tmp_path, space=SPACE, **kw) -> TuneSpec:
+    cfg, sp = write(tmp_path, space)
+    return TuneSpec(config=cfg, space=sp, studies_dir=str(tmp_path / "studies"), study="s", **kw)
+
+
+def load(tmp_path, name="s"):
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / 'studies' / name / 'study.db'}")
+
+
+def test_direction_follows_the_metric():
+    assert [direction_of(m) for m in ("val.accuracy", "val.bleu", "val.r2", "val.loss", "val.mse", "val.mae")] == \
+        ["maximize"] * 3 + ["minimize"] * 3
+
+
+def test_pruning_stops_hopeless_trials_early(tmp_path):
+    res = run_study(spec(tmp_path, HOPELESS, trials=6))
+    study = load(tmp_path)
+    pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+    assert len(pruned) > 0 and res["counts"]["PRUNED"] == len(pruned)
+    assert all(t.params["optim.lr"] == 1e-7 for t in pruned)
+    assert all(t.state.name == "COMPLETE" for t in study.trials if t.params["optim.lr"] == 2e-2)
+    for t in pruned:  # the run itself stopped at the pruning step, not only the bookkeeping
+        assert t.user_attrs["dlbench.steps"] < 60
+        steps = [json.loads(line)["step"] for line in open(f"{t.user_attrs['dlbench.run_dir']}/metrics.jsonl")]
+        assert max(steps) == max(t.intermediate_values) < 60
+    assert res["best"]["params"]["optim.lr"] == 2e-2
+
+
+def test_the_test_split_is_opened_once_for_the_final_model_only(tmp_path, monkeypatch):
+    from dlbench.data.bundle import DataBundle  # not at the top: data before config is an import cycle
+
+    opened = []
+    real = DataBundle.open_test
+    monkeypatch.setattr(DataBundle, "open_test", lambda self, purpose: opened.append(purpose) or real(self, purpose))
+    s = spec(tmp_path, trials=3)
+    res = run_study(s)
+    assert opened == ["dlbench evaluate"]
+    study = load(tmp_path)
+    for t in study.trials:  # trials never opened test, and their result.json holds no test numbers
+        r = json.loads(open(f"{t.user_attrs['dlbench.run_dir']}/result.json").read())
+        assert r["test"] is None and r["data"]["test_opened"] == [] and set(t.user_attrs["dlbench.val"]) >= {"accuracy"}
+    final = res["final"]
+    best = study.best_trial
+    assert final["trial"] == best.number and final["value"] == best.value == final["val"]["accuracy"]
+    assert final["how"] == "trial run reused" and 0 <= final["test"]["accuracy"] <= 1
+    report = (tmp_path / "studies" / "s" / "report.md").read_text()
+    assert "| accuracy (selection) |" in report and "test split evaluated once" in report
+    assert (tmp_path / "studies" / "s" / "best.yaml").read_text().startswith("# Best config")
+    # showing, or running the finished study again, reuses the recorded result
+    show_study(tmp_path / "studies" / "s")
+    again = run_study(spec(tmp_path, trials=3, resume=True))
+    assert opened == ["dlbench evaluate"] and again["final"] == final and len(load(tmp_path).trials) == 3
+
+
+def test_resume_fails_the_dead_workers_trial_and_never_repeats_finished_ones(tmp_path):
+    run_study(spec(tmp_path, trials=2))
+    study = load(tmp_path)
+    finished = {t.number: (t.params, t.value) for t in study.trials}
+    mtimes = {n: (tmp_path / "studies/s/trials" / f"{n:04d}" / "result.json").stat().st_mtime for n in finished}
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    crashed = study.ask()  # a trial whose worker process died while running it
+    crashed.set_user_attr("dlbench.worker", {"host": __import__("socket").gethostname(), "pid": dead.pid})
+    res = run_study(spec(tmp_path, trials=3, resume=True))
+    trials = load(tmp_path).trials
+    assert [t.state.name for t in trials][crashed.number] == "FAIL"
+    done = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(done) == 3 and res["final"] is not None
+    assert {t.number: (t.params, t.value) for t in done if t.number in finished} == finished
+    assert all((tmp_path / "studies/s/trials" / f"{n:04d}" / "result.json").stat().st_mtime == m for n, m in mtimes.items())
+    retry = [t for t in trials if t.system_attrs.get("failed_trial") == crashed.number]
+    assert len(retry) == 1 and retry[0].state.name in ("COMPLETE", "PRUNED")
+
+
+def test_a_study_name_with_a_different_space_is_refused(tmp_path):
+    run_study(spec(tmp_path, trials=1))
+    other = {**SPACE, "params": {**SPACE["params"], "optim.lr": {"type": "float", "low": 1e-3, "high": 1e-1}}}
+    with pytest.raises(UserError, match="study 's' already exists with a different search space"):
+        run_study(spec(tmp_path, other, trials=2))
+
+
+def test_bad_storage_and_resume_of_nothing_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match="cannot open the study storage postgresql"):
+        run_study(spec(tmp_path, trials=1, storage="postgresql+psycopg2://nobody@127.0.0.1:1/nothing"))
+    with pytest.raises(UserError, match="no study 's' .* to resume"):
+        run_study(spec(tmp_path, trials=1, resume=True))
+
+
+def test_a_metric_the_task_does_not_have_stops_the_study(tmp_path):
+    with pytest.raises(UserError, match="tuning metric 'val.bleu' is not a metric of this task"):
+        run_study(spec(tmp_path, {**SPACE, "metric": "val.bleu"}, trials=3))
+    assert len(load(tmp_path).trials) == 1
