@@ -19,6 +19,7 @@ from dlbench.report.document import Absent, Facts, Report, Section, Table, Text,
 
 RESULT = re.compile(r"result_(\d+)\.txt")
 RESERVED = {"systems", "benchmarks", "profiles"}
+SWEEP = re.compile(r"-x(\d+)$")
 
 
 @dataclass
@@ -125,7 +126,7 @@ def build(path: str | Path, profiles: list[str | Path] | None = None) -> Report:
     for (system, bench), n in benchextra.store_device_counts(root).items():
         systems.setdefault(system, {}).setdefault("_device_count", {})[bench] = n
     report = Report(title=f"Benchmark results: {root.name}/", kind="benchmark", source=str(root))
-    report.sections += [_summary(results, systems), _time_to_train(results, systems), _scaling(results, systems),
+    report.sections += [_summary(results, systems), _time_to_train(results, systems), _scaling(root, results, systems),
                         benchextra.sizing(root, [Path(f) for f in profiles or []]), _compliance(results), benchextra.systems_section(systems),
                         benchextra.store_section(root)]
     return report
@@ -135,12 +136,13 @@ def devices(r: Result, systems: dict) -> tuple[int, str]:
     """(device count, accelerator): the store's device_count, else systems/<system>.json, else the
     submission platform 'NxNAME' of the log. A description with 0 accelerators is a CPU system."""
     d = systems.get(r.system) or {}
+    sweep = SWEEP.search(r.system)  # `bench run --scaling` writes one <system>-x<n> folder per device count
     try:
         per_node, nodes = int(d.get("accelerators_per_node") or 0), max(1, int(d.get("number_of_nodes") or 1))
     except (TypeError, ValueError):
         per_node, nodes = 0, 1
     acc = d.get("accelerator_model_name") if per_node else ("CPU" if "accelerators_per_node" in d else None)
-    stored = (d.get("_device_count") or {}).get(r.benchmark)
+    stored = int(sweep.group(1)) if sweep else (d.get("_device_count") or {}).get(r.benchmark)
     if stored:
         return int(stored), acc or "unknown"
     if per_node:
@@ -226,7 +228,7 @@ def _time_to_train(results, systems) -> Section:
     return s
 
 
-def _scaling(results, systems) -> Section:
+def _scaling(root, results, systems) -> Section:
     s = Section("Scaling: speedup vs ideal")
     groups = _groups(results)
     by: dict[tuple[str, str], list[tuple[int, float, str]]] = {}
@@ -235,7 +237,9 @@ def _scaling(results, systems) -> Section:
         sc = _score(runs, bench)
         t = sc.olympic_mean_s if sc.olympic_mean_s is not None else sc.median_s
         if t:
-            by.setdefault((bench, acc), []).append((n, t, system))
+            # a sweep's folders (<system>-x1, -x2, ...) compare with each other; other systems by accelerator
+            group = SWEEP.sub("", system) if SWEEP.search(system) else acc
+            by.setdefault((bench, group), []).append((n, t, system))
     rows, drew = [], False
     fig, axes = F.new(6.4, 3.6)
     ax = axes[0, 0]
@@ -251,11 +255,12 @@ def _scaling(results, systems) -> Section:
         top = max(top, max(xs) / n0)
         drew = True
         rows += [[bench, system, acc, n, t, t0 / t, n / n0, (t0 / t) / (n / n0)] for n, t, system in pts]
+    sweeps = benchextra.scaling_docs(root)
     if not drew:
         import matplotlib.pyplot as plt
 
         plt.close(fig)
-        return s.add(Absent("speedup plot", "needs one benchmark measured at two or more device counts of the same "
+        return s.add(*sweeps, Absent("speedup plot", "needs one benchmark measured at two or more device counts of the same "
                             "accelerator (e.g. 1 and 8 GPUs); these results have one device count per benchmark"))
     ax.plot([1, top], [1, top], color=F.IDEAL, ls="--", label="ideal (linear)")
     ax.set(xlabel="devices relative to the smallest system", ylabel="speedup", title="speedup vs ideal")
@@ -263,7 +268,8 @@ def _scaling(results, systems) -> Section:
     s.add(F.to_figure(fig, "measured speedup against the ideal linear speedup",
                       "Speedup of time to train relative to the fewest devices measured; the dashed line is perfect "
                       "scaling. The gap is communication, input pipeline and batch-size effects."))
-    return s.add(Table(["benchmark", "system", "accelerator", "devices", "time (s)", "speedup", "ideal", "efficiency"], rows))
+    return s.add(Table(["benchmark", "system", "group", "devices", "time (s)", "speedup", "ideal", "efficiency"], rows,
+                       "Time is the olympic mean where the runs allow one, else the median of converged runs."), *sweeps)
 
 
 def _compliance(results) -> Section:

@@ -131,6 +131,24 @@ def sizing(root: Path, extra: list[Path] | None = None) -> Section:
     return s
 
 
+def scaling_docs(root: Path) -> list:
+    """Tables of the scaling sweeps `bench run --scaling` recorded (results/scaling-<benchmark>-<system>.json)."""
+    out: list = []
+    for f in sorted(root.glob("scaling-*.json")):
+        doc = _json(f)
+        pts = doc.get("points") if isinstance(doc, dict) else None
+        if not isinstance(pts, list) or not pts:
+            out.append(Absent(f.name, "not a scaling sweep record"))
+            continue
+        cols = ["devices", "global_batch_size", "per_device_batch_size", "lr", "time_to_train_s", "speedup",
+                "efficiency", "train_samples_per_s", "throughput_speedup", "converged", "runs"]
+        cols = [c for c in cols if any(c in p for p in pts if isinstance(p, dict))]
+        out.append(Table([c.replace("_", " ") for c in cols], [[p.get(c) for c in cols] for p in pts if isinstance(p, dict)],
+                         f"{f.name}: {doc.get('benchmark')} on {doc.get('system')}, {doc.get('mode', '')} "
+                         f"(recorded by the sweep; speedup against {doc.get('baseline_devices', 'the fewest')} device(s))"))
+    return out
+
+
 def store_section(root: Path) -> Section:
     s = Section("Results store")
     db = next((d / n for d in (root, root.parent) for n in STORE_NAMES if (d / n).is_file()), None)
