@@ -233,6 +233,84 @@ def _prepare_out(out: Path, system: str, bench: Benchmark, overwrite: bool) -> P
     return bench_dir
 
 
+@dataclass
+class Session:
+    """What every run of one `bench run` shares."""
+    bench: Benchmark
+    overrides: list[str]
+    steps: int
+    clock: Clock
+    line: RunLine
+    logger_args: dict  # org, division, platform, status of the result files
+    init_cap_s: float
+    bench_dir: Path
+    system: str
+    keep_runs: Path | None = None
+    sizes: tuple[int, int] | None = None  # (train, eval) samples, from the first run's probe
+
+
+def timed_run(ses: Session, i: int, seed: int) -> RunRecord:
+    """One run: result_<i>.txt from init_start to run_stop, training in a temporary run directory."""
+    from dlbench.api import _as_config, train
+    from dlbench.training.loop import Diverged
+
+    bench, clock, line = ses.bench, ses.clock, ses.line
+    path = ses.bench_dir / f"result_{i}.txt"
+    train_kw = {"evaluate_test": False} if "evaluate_test" in inspect.signature(train).parameters else {}
+    line.start(i, seed, ses.steps)
+    lg = MLPerfRunLogger(path, bench.name, **ses.logger_args)
+    obs, error, tput = None, "", None
+    try:
+        t0 = clock.now_ms()
+        lg.cache_clear(time_ms=t0)
+        lg.init_start(time_ms=t0)
+        lg.submission_info(time_ms=t0)
+        if clock.device.type == "cuda":  # device memory the previous run's garbage cycles still hold (0.1-0.3 s)
+            gc.collect()
+            torch.cuda.empty_cache()
+        cfg = _as_config(bench.config, [*ses.overrides, f"train.seed={seed}"])
+        if ses.sizes is None:
+            try:
+                ses.sizes = _probe(cfg, bench.quality)
+            except UserError:
+                lg.close()
+                path.unlink(missing_ok=True)
+                raise
+        t = clock.now_ms()
+        lg.hyperparameters(seed=seed, global_batch_size=cfg.train.batch_size, opt_name=cfg.optim.name,
+                           opt_base_learning_rate=cfg.optim.lr, time_ms=t, opt_weight_decay=cfg.optim.weight_decay,
+                           opt_learning_rate_warmup_steps=cfg.optim.warmup_steps, max_steps=ses.steps)
+        lg.train_samples(ses.sizes[0], time_ms=t)
+        lg.eval_samples(ses.sizes[1], time_ms=t)
+        obs = TimedRun(lg, bench, clock, t0, ses.init_cap_s, ses.steps, line)
+        with tempfile.TemporaryDirectory(prefix="dlbench-bench-") as tmp:
+            run_dir = Path(tmp) / "run"
+            try:
+                res = train(cfg, run_dir=run_dir, quiet=True, observer=obs, **train_kw)
+                tput = res.result.get("training", {}).get("samples_per_second")
+            except Diverged as e:  # a diverged run is a run that did not converge, not a crash
+                obs.abort()
+                error = str(e)
+            if ses.keep_runs:
+                dest = ses.keep_runs / ses.system / bench.name / f"run_{i}"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copytree(run_dir, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("checkpoints"))
+    except BaseException:
+        if obs is not None:
+            obs.abort()
+        lg.close()
+        line.stop("aborted")
+        raise
+    lg.close()
+    if not obs.started:
+        raise UserError(f"the '{bench.family}' training loop does not report to the benchmark observer",
+                        "this model family cannot be benchmarked yet")
+    line.stop(obs.status or "aborted")
+    return RunRecord(i, seed, str(path), obs.status or "aborted", obs.init_s,
+                     bool(obs.init_s and obs.init_s > ses.init_cap_s), obs.steps,
+                     obs.steps * bench.global_batch_size, obs.value, tput, error=error)
+
+
 def run_benchmark(bench: Benchmark, runs: int | None = None, *, system: str = "local", out: str | Path = "results",
                   db: str | Path | None = None, seed: int = 0, world_size: int = 1, org: str = "dlbench",
                   status: str = "onprem", init_cap_s: float = INIT_CAP_S, overrides: list[str] | None = None,
@@ -243,11 +321,10 @@ def run_benchmark(bench: Benchmark, runs: int | None = None, *, system: str = "l
     world_size: devices per run; 1 today. The distributed scaling sweep passes 1, 2, 4...
     and every stored session carries it as device_count.
     """
-    from dlbench.api import _as_config, train
+    from dlbench.api import _as_config
     from dlbench.bench.store import DEFAULT_DB
     from dlbench.bench.sysinfo import collect_inventory, system_description
     from dlbench.training.device import pick_device
-    from dlbench.training.loop import Diverged
 
     if world_size != 1:  # every run under torchrun, the MLPerf log written by rank 0 (training/scaling.py)
         from dlbench.training.scaling import run_benchmark_distributed
@@ -285,80 +362,21 @@ def run_benchmark(bench: Benchmark, runs: int | None = None, *, system: str = "l
     if bench.custom:
         (out / BENCHMARKS_DIR).mkdir(exist_ok=True)
         (out / BENCHMARKS_DIR / f"{bench.name}.json").write_text(json.dumps(
-            {**asdict(definition), "opt_name": definition.opt_name, "benchmark": bench.model_dump()}, indent=1))
+            {**asdict(definition), "benchmark": bench.model_dump()}, indent=1))
 
-    platform = _platform(device, inventory, world_size)
-    line = RunLine(n, f"{bench.quality.op} {bench.quality.target:g}", enabled=progress)
-    clock = Clock(device)
-    train_kw = {"evaluate_test": False} if "evaluate_test" in inspect.signature(train).parameters else {}
-    sizes = None
-    records: list[RunRecord] = []
-    for i in range(n):
-        run_seed = seed + i
-        path = bench_dir / f"result_{i}.txt"
-        gc.collect()  # the previous run's model, data and optimizer go before this run's init
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
-        line.start(i, run_seed, steps)
-        lg = MLPerfRunLogger(path, bench.name, org=org, division=division, platform=platform, status=status)
-        obs = None
-        try:
-            t0 = clock.now_ms()
-            lg.cache_clear(time_ms=t0)
-            lg.init_start(time_ms=t0)
-            lg.submission_info(time_ms=t0)
-            cfg = _as_config(bench.config, [*base, f"train.seed={run_seed}"])
-            if sizes is None:
-                try:
-                    sizes = _probe(cfg, bench.quality)
-                except UserError:
-                    lg.close()
-                    path.unlink(missing_ok=True)
-                    raise
-            t = clock.now_ms()
-            lg.hyperparameters(seed=run_seed, global_batch_size=cfg.train.batch_size, opt_name=cfg.optim.name,
-                               opt_base_learning_rate=cfg.optim.lr, time_ms=t, opt_weight_decay=cfg.optim.weight_decay,
-                               opt_learning_rate_warmup_steps=cfg.optim.warmup_steps, max_steps=steps)
-            lg.train_samples(sizes[0], time_ms=t)
-            lg.eval_samples(sizes[1], time_ms=t)
-            obs = TimedRun(lg, bench, clock, t0, init_cap_s, steps, line)
-            error = ""
-            with tempfile.TemporaryDirectory(prefix="dlbench-bench-") as tmp:
-                run_dir = Path(tmp) / "run"
-                try:
-                    res = train(cfg, run_dir=run_dir, quiet=True, observer=obs, **train_kw)
-                    tput = res.result.get("training", {}).get("samples_per_second")
-                except Diverged as e:
-                    obs.abort()
-                    error, tput = str(e), None
-                if keep_runs:
-                    dest = Path(keep_runs) / system / bench.name / f"run_{i}"
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copytree(run_dir, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("checkpoints"))
-        except BaseException:
-            if obs is not None:
-                obs.abort()
-            lg.close()
-            line.stop("aborted")
-            raise
-        lg.close()
-        if not obs.started:
-            raise UserError(f"the '{bench.family}' training loop does not report to the benchmark observer",
-                            "this model family cannot be benchmarked yet")
-        line.stop(obs.status or "aborted")
-        records.append(RunRecord(i, run_seed, str(path), obs.status or "aborted", obs.init_s,
-                                 bool(obs.init_s and obs.init_s > init_cap_s), obs.steps,
-                                 obs.steps * bench.global_batch_size, obs.value, tput, error=error))
-
+    ses = Session(bench, base, steps, Clock(device), RunLine(n, f"{bench.quality.op} {bench.quality.target:g}",
+                  enabled=progress), dict(org=org, division=division, platform=_platform(device, inventory, world_size),
+                  status=status), init_cap_s, bench_dir, system, Path(keep_runs) if keep_runs else None)
+    records = [timed_run(ses, i, seed + i) for i in range(n)]
     return _finish(bench, records, system, device, world_size, division, out, db, inventory, description, init_cap_s)
 
 
 def _finish(bench, records, system, device, world_size, division, out, db, inventory, description,
             init_cap_s) -> BenchmarkResult:
+    from concurrent.futures import ThreadPoolExecutor
+
     from dlbench.bench.store import record_session
     from dlbench.training.device import versions
-
-    from concurrent.futures import ThreadPoolExecutor
 
     custom = bench.definition() if bench.custom else None
     with ThreadPoolExecutor(max_workers=4) as pool:  # one checker subprocess per file, a few at a time
