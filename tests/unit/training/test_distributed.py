@@ -29,6 +29,16 @@ def test_train_batch_size_is_global_and_shards_cover_it_exactly():
         assert sum(b.loss_weight for b in ranks) == pytest.approx(world)
 
 
+def test_dataloader_path_shards_like_the_in_memory_path():
+    x, y = torch.arange(50).float()[:, None], torch.arange(50)
+    lazy, mem = Split(dataset=torch.utils.data.TensorDataset(x, y)), Split(x, y)
+    for rank in range(3):
+        a = TrainBatches(lazy, 16, 1, torch.device("cpu"), rank, 3, num_workers=0)
+        b = TrainBatches(mem, 16, 1, torch.device("cpu"), rank, 3)
+        for _ in range(5):  # crosses an epoch boundary: 3 global batches of 16 per epoch
+            assert torch.equal(next(a)[1], next(b)[1])
+
+
 def test_uneven_shard_weights_give_the_global_mean_gradient():
     """(1/W) sum_r w_r * mean_r(loss) is the mean over the global batch, as DDP needs."""
     torch.manual_seed(0)
