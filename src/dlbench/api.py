@@ -120,6 +120,10 @@ def train(config, overrides: list[str] | None = None, run_dir: str | Path | None
             run = RunDir(run_dir)
     if is_main:
         run.write_config(dump_config(cfg))
+    if cfg.model.name == "gan":  # adversarial training has its own loop and result
+        from dlbench.training.gan_loop import train_gan
+
+        return RunResult(run.path, train_gan(cfg, run, resume=resume, quiet=quiet, observer=observer, dist=dist))
     t_init = time.perf_counter()
     bundle, model, task, device = prepare(cfg, device=dist.device if dist else None)
     if dist:
@@ -183,6 +187,10 @@ def evaluate(run_dir: str | Path, split: str = "test", device: str | None = None
 
     if split not in ("train", "val", "test"):
         raise UserError(f"unknown split '{split}'", "use train, val or test")
+    from dlbench.tasks.generation import evaluate_run, is_gan_run
+
+    if is_gan_run(run_dir):
+        return evaluate_run(run_dir, split, device)
     loaded = load_run(run_dir, device=device)
     bundle = build_data(loaded.config.data)
     data = {"train": bundle.train, "val": bundle.val}.get(split) or bundle.open_test("dlbench evaluate")

@@ -15,6 +15,7 @@ GROUPS = [
     ("dlbench.tune.cli", "app", "tune", True),
     ("dlbench.report.cli", "report", "report", False),
     ("dlbench.recommend", "recommend_command", "recommend", False),
+    ("dlbench.generate_cli", "generate_command", "generate", False),
 ]
 
 

@@ -5,6 +5,7 @@ from dlbench.data.arrays import NpzData, build_npz
 from dlbench.data.builtin import (DiabetesData, DigitsData, Mnist1dData, build_diabetes, build_digits,
                                   build_mnist1d)
 from dlbench.data.images import ImageFolderData, build_image_folder
+from dlbench.data.sklearn_tables import SklearnTableData, build_sklearn_table
 from dlbench.data.tabular import CsvData, build_csv
 from dlbench.data.text import (NumbersData, NumbersLanguageData, ParallelTsvData, TextCsvData, build_numbers,
                                build_numbers_language, build_parallel_tsv, build_text_csv)
@@ -20,6 +21,7 @@ DATASETS = {
     "parallel-tsv": (ParallelTsvData, build_parallel_tsv),
     "text-csv": (TextCsvData, build_text_csv),
     "numbers-language": (NumbersLanguageData, build_numbers_language),
+    "sklearn-table": (SklearnTableData, build_sklearn_table),
 }
 
 
