@@ -76,6 +76,33 @@ def test_store_is_read_when_present(results):
         db.unlink()
 
 
+def test_scaling_sweep_folders(tmp_path):
+    """`bench run --scaling` writes <system>-x<n> folders of one CPU machine and a scaling-*.json record."""
+    import json
+
+    from tests.unit.report.fixtures import write_result
+
+    res = tmp_path / "results"
+    (res / "systems").mkdir(parents=True)
+    for n, ts in ((1, [20.0, 21.0, 22.0]), (2, [12.0, 11.0, 13.0])):
+        d = res / f"box-x{n}" / "digits-cnn"
+        d.mkdir(parents=True)
+        for i, t in enumerate(ts):
+            write_result(d / f"result_{i}.txt", "digits-cnn", t)
+        (res / "systems" / f"box-x{n}.json").write_text(json.dumps({"accelerators_per_node": "0", "number_of_nodes": "1"}))
+    (res / "scaling-digits-cnn-box.json").write_text(json.dumps({
+        "benchmark": "digits-cnn", "system": "box", "mode": "strong (fixed global batch)", "baseline_devices": 1,
+        "points": [{"devices": 1, "time_to_train_s": 21.0, "speedup": 1.0, "efficiency": 1.0},
+                   {"devices": 2, "time_to_train_s": 12.0, "speedup": 1.75, "efficiency": 0.875}]}))
+    r = build_report(res)
+    rows = {row[1]: row for row in next(b for b in section(r, "Time to train").blocks if isinstance(b, Table)).rows}
+    assert rows["box-x2"][2] == 2 and rows["box-x2"][3] == "CPU"
+    blocks = section(r, "Scaling: speedup vs ideal").blocks
+    assert isinstance(blocks[0], Figure)
+    assert blocks[1].rows[1][5] == pytest.approx(21.0 / 12.0)
+    assert blocks[2].caption.startswith("scaling-digits-cnn-box.json") and blocks[2].rows[1][-1] == 0.875
+
+
 def test_not_a_results_folder(tmp_path):
     (tmp_path / "sys" / "bench").mkdir(parents=True)
     (tmp_path / "sys" / "bench" / "notes.txt").write_text("x")

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.mark.parametrize("kind", ["classifier run", "gan run", "study", "benchmark"])
 def test_report_renders_offline_in_chromium(kind, trained_run, tmp_path):
     src = {"classifier run": lambda: trained_run, "gan run": lambda: make_gan_run(tmp_path),
-           "study": lambda: make_study(tmp_path), "benchmark": lambda: make_results(tmp_path)}[kind]()
+           "study": lambda: make_study(tmp_path, trials=6), "benchmark": lambda: make_results(tmp_path)}[kind]()
     html, report = write_report(src, tmp_path / "report.html")
     n_figures = html.read_text().count("<img ")
     assert n_figures >= {"classifier run": 4, "gan run": 3, "study": 5, "benchmark": 2}[kind]
