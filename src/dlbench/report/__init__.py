@@ -35,11 +35,17 @@ def detect_kind(path: str | Path) -> str:
                     "results hold <system>/<benchmark>/result_<i>.txt")
 
 
-def build_report(path: str | Path):
+def build_report(path: str | Path, profiles: list | None = None):
+    """The Report of a run, study or results folder; `profiles`: extra `dlbench profile --json` files
+    for a benchmark report (those beside results/ are found without it)."""
     from dlbench.report import bench, run, study
 
     kind = detect_kind(path)
-    return {"run": run.build, "study": study.build, "benchmark": bench.build}[kind](path)
+    if kind == "benchmark":
+        return bench.build(path, profiles)
+    if profiles:
+        raise UserError("--profile applies to benchmark reports (a results/ folder) only")
+    return {"run": run.build, "study": study.build}[kind](path)
 
 
 def default_output(path: str | Path, kind: str) -> Path:
@@ -54,11 +60,14 @@ def default_output(path: str | Path, kind: str) -> Path:
     return p / "report.html"
 
 
-def write_report(path: str | Path, output: str | Path | None = None):
+def write_report(path: str | Path, output: str | Path | None = None, profiles: list | None = None):
     """Build the report of `path` and write it; returns (html path, Report)."""
     from dlbench.report.document import write
 
-    report = build_report(path)
+    for f in profiles or []:
+        if not Path(f).is_file():
+            raise UserError(f"--profile {f}: file not found", "save one with `dlbench profile CONFIG --json > FILE`")
+    report = build_report(path, profiles)
     out = Path(output) if output else default_output(path, report.kind)
     if out.is_dir():
         out = out / "report.html"

@@ -107,7 +107,7 @@ def _advice(doc) -> list[tuple[str, str]]:
 
 def sizing(root: Path, extra: list[Path] | None = None) -> Section:
     s = Section("Sizing recommendations (profiler)")
-    files = list(dict.fromkeys([*(extra or []), *_profiles(root)]))
+    files = list({f.resolve(): f for f in [*(extra or []), *_profiles(root)]}.values())
     if not files:
         return s.add(Absent("profiler output", "no profiles/*.json or profile*.json in or beside the results folder; "
                             "save `dlbench profile CONFIG --json > profiles/<name>.json` (or pass --profile FILE) "

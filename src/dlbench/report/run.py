@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from dlbench.errors import UserError
-from dlbench.report import curves, figures as F, tasks
+from dlbench.report import curves, tasks
 from dlbench.report.document import Absent, Columns, Facts, Pre, Report, Section, Table, Text, fmt, seconds
 
 RUN_FILES = ("config.yaml", "metrics.jsonl", "result.json", "model.json")

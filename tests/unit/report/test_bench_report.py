@@ -51,6 +51,11 @@ def test_missing_pieces_are_named(tmp_path):
     r = build_report(res)
     assert isinstance(section(r, "Systems").blocks[0], Absent)
     assert isinstance(section(r, "Sizing recommendations (profiler)").blocks[0], Absent)
+    prof = tmp_path / "p.json"
+    prof.write_text('{"measurements": {"data_stall": 0.01}, "recommendations": [{"kind": "ok", "severity": "ok", '
+                    '"message": "no bottleneck found"}]}')
+    sizing = section(build_report(res, [prof]), "Sizing recommendations (profiler)").blocks
+    assert any(isinstance(b, Text) and b.tone == "good" and b.text == "ok: no bottleneck found" for b in sizing)
     assert "two or more device counts" in section(r, "Scaling: speedup vs ideal").blocks[0].why
     # without systems/*.json the device count comes from the log's submission_platform "1xH200"
     row = next(b for b in section(r, "Time to train").blocks if isinstance(b, Table)).rows[0]
