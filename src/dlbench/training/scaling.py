@@ -145,7 +145,9 @@ def run_benchmark_distributed(bench, runs: int | None = None, *, system: str = "
     fixed = [o for o in extra if o.partition("=")[0].strip() in H.FIXED_KEYS]
     if fixed:
         raise UserError(f"override {fixed[0]} changes what the benchmark fixes", "use --max-steps, --seed")
-    division = "open" if (bench.custom or extra) else "closed"
+    system_keys = getattr(H, "SYSTEM_KEYS", ())  # device/threads overrides keep the closed division
+    division = "open" if (bench.custom or [o for o in extra if o.partition("=")[0].strip() not in system_keys]) \
+        else "closed"
     out = Path(out)
     db = Path(db) if db else out / DEFAULT_DB.name
     steps = max_steps or bench.max_steps
