@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-out = Console()
+out = Console(soft_wrap=True, highlight=False)  # summary lines stay whole lines (grep-able)
 err = Console(stderr=True)
 
 
@@ -53,7 +53,8 @@ class TuneProgress:
         self._p.refresh()
 
     def stop(self):
-        self._p.stop()
+        if self._task is not None:  # a bar never started would still print a blank line
+            self._p.stop()
 
 
 @app.command("run")

@@ -47,28 +47,50 @@ def sqlite_path(url: str) -> Path | None:
     return Path(p) if p and p != ":memory:" else None
 
 
+def driver_url(url: str) -> str:
+    """`postgresql://` with the driver that is installed: SQLAlchemy 2.1 means psycopg 3 by it, while
+    dlbench's test extra (and many servers' setups) bring psycopg2."""
+    import importlib.util
+
+    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None \
+            and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
 def open_storage(url: str):
     """Optuna's RDBStorage for `url` with heartbeats on; a clear UserError when it cannot be reached."""
     import optuna
     import sqlalchemy.exc
 
+    given, url = url, driver_url(url)
     kwargs = {}
     if url.startswith("sqlite"):
         # several local worker processes share the file: wait for its write lock instead of failing
         kwargs = {"connect_args": {"timeout": 120}}
     elif url.startswith(("postgresql", "mysql")):
         kwargs = {"pool_pre_ping": True}
+    lock = StudyLock(url, "(schema)")
     try:
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
-            # a trial of a dead worker is rerun once with the same parameters, as a new trial
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
-    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as e:
+        # workers starting together would race to create Optuna's tables (PostgreSQL then fails one of
+        # them on a duplicate key): one at a time
+        with lock:
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                # a trial of a dead worker is rerun once with the same parameters, as a new trial
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
+    except ImportError as e:
+        missing = getattr(e.__cause__, "name", None) or "its driver"
+        raise UserError(f"cannot open the study storage {safe_url(given)}: the database driver {missing} is not installed",
+                        "pip install psycopg2-binary for PostgreSQL, or use a URL with an installed driver") from None
+    except (sqlalchemy.exc.SQLAlchemyError, ValueError) as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if isinstance(e, sqlalchemy.exc.OperationalError):
             reason = str(getattr(e, "orig", e)).strip().splitlines()[0]
-        raise UserError(f"cannot open the study storage {safe_url(url)}: {reason[:300]}",
+        raise UserError(f"cannot open the study storage {safe_url(given)}: {reason[:300]}",
                         "check --storage (host, port, user, database) and that the server is running") from None
+    finally:
+        lock.close()
 
 
 class StudyLock:
@@ -97,7 +119,7 @@ class StudyLock:
         if self._conn is None:
             import sqlalchemy
 
-            engine = sqlalchemy.create_engine(self.url, poolclass=sqlalchemy.pool.NullPool)
+            engine = sqlalchemy.create_engine(driver_url(self.url), poolclass=sqlalchemy.pool.NullPool)
             # autocommit: the lock is session-level; an open transaction would only hold snapshots
             self._conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         return self._conn
