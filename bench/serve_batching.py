@@ -1,7 +1,7 @@
 """Dynamic batching on vs off: same server code, same model, 32 concurrent clients, one run.
 
     python bench/serve_batching.py                  # mnist1d-cnn shape, random weights, CPU
-    python bench/serve_batching.py --run runs/NAME  # a trained run, via dlbench.inference.load_predictor
+    python bench/serve_batching.py --run runs/NAME  # a trained run, via load_predictor(run_dir)
 
 For each mode a fresh server process is started on a loopback port (batching on: max_batch_size
 64; off: max_batch_size 1 - the same code path), then a separate load-generator process runs
@@ -76,7 +76,10 @@ def serve(args) -> None:
     # cores, and extra OpenMP threads spinning at batch size 1 would measure contention, not batching.
     torch.set_num_threads(args.torch_threads)
     if args.run:
-        from dlbench.inference import load_predictor
+        try:
+            from dlbench.predictors import load_predictor
+        except ImportError:  # older layout: the loader next to load_run
+            from dlbench.inference import load_predictor
 
         predictor = load_predictor(args.run)
     else:
@@ -228,9 +231,13 @@ def _model_name(port: int, key: str) -> str:
     raise SystemExit("cannot find the served model's name; pass --model")
 
 
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--run", help="serve this run directory (dlbench.inference.load_predictor) instead of the random CNN")
+    p.add_argument("--run", help="serve this run directory (load_predictor) instead of the random CNN")
     p.add_argument("--model", help="model name to query (default: the one served)")
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--warmup-s", type=float, default=2.0)
@@ -238,6 +245,8 @@ def main() -> None:
     p.add_argument("--max-batch-size", type=int, default=64, help="for the batching-on run")
     p.add_argument("--max-batch-delay-ms", type=float, default=5.0)
     p.add_argument("--torch-threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=3,
+                   help="off/on pairs, alternating which goes first; medians are reported (shared machines are noisy)")
     p.add_argument("--_serve", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     p.add_argument("--keys", help=argparse.SUPPRESS)
@@ -251,15 +260,28 @@ def main() -> None:
         key_file = Path(tmp) / "keys.json"
         key = add_key(key_file, "bench")
         print(f"{args.clients} clients, {args.warmup_s:g}s warm-up + {args.measure_s:g}s measured per mode, "
-              f"cpu_count={os.cpu_count()}, torch threads={args.torch_threads}, model={'run ' + args.run if args.run else 'random mnist1d-cnn'}")
-        results = {}
-        for mode, size in (("batching off", 1), ("batching on", args.max_batch_size)):
-            results[mode] = r = measure(args, key_file, key, size)
-            print(f"{mode:13s} (max_batch_size={size:3d}): {r['req_s']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms  "
-                  f"p99 {r['p99_ms']:7.2f} ms  mean batch {r['mean_batch']:5.1f}  errors {r['errors']}", flush=True)
-        on, off = results["batching on"], results["batching off"]
+              f"cpu_count={os.cpu_count()}, torch threads={args.torch_threads}, "
+              f"model={'run ' + args.run if args.run else 'random mnist1d-cnn'}, load average {_load()}")
+        runs: dict[str, list[dict]] = {"batching off": [], "batching on": []}
+        sizes = {"batching off": 1, "batching on": args.max_batch_size}
+        for rep in range(args.repeats):
+            order = ["batching off", "batching on"][:: 1 if rep % 2 == 0 else -1]
+            for mode in order:
+                r = measure(args, key_file, key, sizes[mode])
+                runs[mode].append(r)
+                print(f"  [{rep + 1}/{args.repeats}] {mode:12s}: {r['req_s']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms  "
+                      f"p99 {r['p99_ms']:7.2f} ms  mean batch {r['mean_batch']:5.1f}  errors {r['errors']}", flush=True)
+        med = {m: {k: statistics.median(r[k] for r in rs) for k in ("req_s", "p50_ms", "p99_ms", "mean_batch")}
+               for m, rs in runs.items()}
+        print("median over repeats:")
+        for mode, r in med.items():
+            print(f"  {mode:12s} (max_batch_size={sizes[mode]:3d}): {r['req_s']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms  "
+                  f"p99 {r['p99_ms']:7.2f} ms  mean batch {r['mean_batch']:5.1f}")
+        print(f"load average at the end: {_load()} (other work on this machine skews every number above)")
+        on, off = med["batching on"], med["batching off"]
         print(f"throughput ratio on/off: {on['req_s'] / off['req_s']:.2f}x   "
-              f"p99 ratio on/off: {on['p99_ms'] / off['p99_ms']:.2f}x")
+              f"p50 latency ratio on/off: {on['p50_ms'] / off['p50_ms']:.2f}x   "
+              f"p99 latency ratio on/off: {on['p99_ms'] / off['p99_ms']:.2f}x")
 
 
 if __name__ == "__main__":

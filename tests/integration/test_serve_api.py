@@ -35,7 +35,7 @@ def test_health_and_server_metadata(client):
     assert client.get("/v2/health/live").status_code == 200
     assert client.get("/v2/health/ready").status_code == 200
     meta = client.get("/v2").json()
-    assert meta["name"] == "dlbench" and isinstance(meta["version"], str) and meta["extensions"] == []
+    assert meta["name"] == "dlbench" and isinstance(meta["version"], str) and meta["extensions"] == ["binary_tensor_data"]
 
 
 def test_model_metadata_follows_the_spec(client):
@@ -154,7 +154,8 @@ def test_openapi_describes_the_protocol(client):
     assert "/v2/models/{name}/infer" in schema["paths"]
     components = schema["components"]["schemas"]
     assert {"InferenceRequest", "InferenceResponse", "ModelMetadata", "ErrorResponse"} <= set(components)
-    assert set(components["RequestInput"]["required"]) == {"name", "shape", "datatype", "data"}
+    assert set(components["RequestInput"]["required"]) == {"name", "shape", "datatype"}
+    assert "requestBody" in schema["paths"]["/v2/models/{name}/infer"]["post"]
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
 
 

@@ -80,7 +80,7 @@ def add_key(path: Path | str, name: str) -> str:
         )
     keys = _load(Path(path))
     if any(k["name"] == name and not k.get("revoked") for k in keys):
-        raise UserError(f"an active key named {name!r} already exists", f"revoke it first or pick another name")
+        raise UserError(f"an active key named {name!r} already exists", "revoke it first or pick another name")
     key = KEY_PREFIX + secrets.token_urlsafe(32)  # 32 bytes = 256 bits of entropy
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     keys.append({"name": name, "hash": hash_key(key), "created": now, "revoked": None})

@@ -19,7 +19,6 @@ code path with batches of one request. Batching off is `max_batch_size=1`.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -54,8 +53,10 @@ class _Item:
 
 
 def _group_key(inputs: dict[str, np.ndarray], parameters: dict) -> tuple:
-    shapes = tuple(sorted((k, v.shape[1:], str(v.dtype)) for k, v in inputs.items()))
-    return shapes, json.dumps(parameters, sort_keys=True)
+    # Parameter values are str/int/float/bool (protocol.Parameters); the type is part of the key
+    # because True == 1 in Python, and a model may well treat them differently.
+    shapes = tuple((k, v.shape[1:], v.dtype) for k, v in sorted(inputs.items()))
+    return shapes, tuple((k, type(v).__name__, v) for k, v in sorted(parameters.items()))
 
 
 class Batcher:
@@ -81,6 +82,7 @@ class Batcher:
         # Created lazily inside the running loop: an asyncio.Queue belongs to the loop it was used in.
         self._queue: asyncio.Queue[_Item] | None = None
         self._worker: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._carry: _Item | None = None  # the request that did not fit in the previous batch
         self._busy = False
         self._closing = False
@@ -95,11 +97,13 @@ class Batcher:
         """Outputs for this request's rows, and the size (rows) of the batch it ran in."""
         if self._closing:
             raise Overloaded("the server is shutting down")
-        if self._queue is None:
+        loop = asyncio.get_running_loop()
+        if self._queue is None or self._loop is not loop:  # first request, or the app moved to a new loop
+            self._loop, self._carry = loop, None
             self._queue = asyncio.Queue(maxsize=self.max_queue)
-            self._worker = asyncio.create_task(self._run(), name=f"batcher-{self.predictor.name}")
+            self._worker = loop.create_task(self._run(), name=f"batcher-{self.predictor.name}")
         rows = next(iter(inputs.values())).shape[0] if self.predictor.batchable else 1
-        future = asyncio.get_running_loop().create_future()
+        future = loop.create_future()
         item = _Item(inputs, parameters, rows, future, _group_key(inputs, parameters))
         try:
             self._queue.put_nowait(item)

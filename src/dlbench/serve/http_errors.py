@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from dlbench.errors import UserError
 from dlbench.serve.batching import Overloaded, TimedOut
 from dlbench.serve.limits import send_error
-from dlbench.serve.protocol import ErrorResponse
+from dlbench.serve.protocol import ErrorResponse, validation_message
 
 log = logging.getLogger("dlbench.serve")
 
@@ -34,43 +34,6 @@ ERROR_RESPONSES: dict = {
         504: "The model did not answer within the request timeout",
     }.items()
 }
-
-_DATA_HINT = "expected an array (flat or nested) of numbers, booleans or strings"
-
-
-def _where(loc: tuple) -> str:
-    """'inputs.0.shape' from pydantic's loc, minus the 'body' prefix and union-member tags."""
-    parts: list[str] = []
-    for p in loc[1:] if loc and loc[0] == "body" else loc:
-        if isinstance(p, int) or (isinstance(p, str) and p.isidentifier() and p not in {"bool", "int", "float", "str"}):
-            parts.append(str(p))
-        else:
-            break  # past here pydantic names union branches ('list[...]'), not fields
-        if p == "data":
-            break  # data errors arrive once per union branch; one line says it all
-    return ".".join(parts) or "body"
-
-
-def validation_message(errors: list[dict]) -> str:
-    lines: dict[str, str] = {}
-    for e in errors:
-        if e.get("type") == "json_invalid":
-            ctx = (e.get("ctx") or {}).get("error", "")
-            return f"request body is not valid JSON ({ctx or e.get('msg')}); expected an inference request object"
-        where = _where(tuple(e.get("loc", ())))
-        if where == "body" and e.get("type") != "missing":
-            return 'request body must be a JSON object like {"inputs": [...]} (Content-Type: application/json)'
-        if where.endswith("data") or ".data" in where:
-            msg = _DATA_HINT
-        elif e.get("type") == "missing":
-            msg = "field required"
-        else:
-            msg = e.get("msg", "invalid")
-        lines.setdefault(where, msg)
-    shown = [f"{k}: {v}" for k, v in list(lines.items())[:3]]
-    more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
-    return "invalid inference request: " + "; ".join(shown) + more
-
 
 def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)

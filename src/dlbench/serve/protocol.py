@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 from typing_extensions import Annotated, TypeAliasType
+
+from dlbench.errors import UserError
 
 Datatype = Literal[
     "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
@@ -69,7 +71,9 @@ class RequestInput(_Strict):
     shape: list[Dim]
     datatype: Datatype
     parameters: Parameters | None = None
-    data: TensorData
+    data: TensorData | None = Field(
+        default=None, description="Required unless sent as binary (parameter binary_data_size)."
+    )
 
 
 class RequestOutput(_Strict):
@@ -91,7 +95,9 @@ class ResponseOutput(_Strict):
     shape: list[int]
     datatype: Datatype
     parameters: Parameters | None = None
-    data: TensorData = Field(description="Flat, row-major; non-finite floats are sent as null.")
+    data: TensorData | None = Field(
+        default=None, description="Flat, row-major; non-finite floats as null. Absent when sent as binary."
+    )
 
 
 class InferenceResponse(_Strict):
@@ -100,3 +106,54 @@ class InferenceResponse(_Strict):
     id: str | None = None
     parameters: Parameters | None = None
     outputs: list[ResponseOutput]
+
+
+def parse_request(body: bytes) -> InferenceRequest:
+    """The inference request in `body`, or a UserError (HTTP 400) saying what is wrong with it.
+
+    pydantic parses the JSON itself (one pass, in Rust, with its own nesting limit, so a deeply
+    nested body cannot exhaust the Python stack) and applies the strict types above.
+    """
+    try:
+        return InferenceRequest.model_validate_json(body)
+    except ValidationError as e:
+        raise UserError(validation_message(e.errors(include_url=False))) from None
+
+
+_DATA_HINT = "expected an array (flat or nested) of numbers, booleans or strings"
+
+
+def _where(loc: tuple) -> str:
+    """'inputs.0.shape' from pydantic's loc, minus the 'body' prefix and union-member tags."""
+    parts: list[str] = []
+    for p in loc[1:] if loc and loc[0] == "body" else loc:
+        if isinstance(p, int) or (isinstance(p, str) and p.isidentifier() and p not in {"bool", "int", "float", "str"}):
+            parts.append(str(p))
+        else:
+            break  # past here pydantic names union branches ('list[...]'), not fields
+        if p == "data":
+            break  # data errors arrive once per union branch; one line says it all
+    return ".".join(parts) or "body"
+
+
+def validation_message(errors: list[dict]) -> str:
+    lines: dict[str, str] = {}
+    for e in errors:
+        if e.get("type") in ("json_invalid", "json_type"):
+            ctx = (e.get("ctx") or {}).get("error", "")
+            return f"request body is not valid JSON ({ctx or e.get('msg')}); expected an inference request object"
+        where = _where(tuple(e.get("loc", ())))
+        if where == "body" and e.get("type") != "missing":
+            return 'request body must be a JSON object like {"inputs": [...]}'
+        if where.endswith("data") or ".data" in where:
+            msg = _DATA_HINT
+        elif e.get("type") == "missing":
+            msg = "field required"
+        else:
+            msg = e.get("msg", "invalid")
+        lines.setdefault(where, msg)
+    shown = [f"{k}: {v}" for k, v in list(lines.items())[:3]]
+    more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
+    return "invalid inference request: " + "; ".join(shown) + more
+
+

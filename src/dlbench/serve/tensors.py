@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from dlbench.errors import UserError
+from dlbench.serve import binary
 from dlbench.serve.predictor import DATATYPES, TensorSpec
 from dlbench.serve.protocol import RequestInput
 
@@ -87,8 +88,11 @@ def _typed_array(flat: list, datatype: str, where: str) -> np.ndarray:
     return wide.astype(dtype)
 
 
-def decode_input(tensor: RequestInput, spec: TensorSpec) -> np.ndarray:
-    """The request tensor as a numpy array, checked against the model's declared spec."""
+def decode_input(tensor: RequestInput, spec: TensorSpec, blob: bytes | None = None) -> np.ndarray:
+    """The request tensor as a numpy array, checked against the model's declared spec.
+
+    blob: the tensor's raw bytes when it came as binary data (binary.py), else None.
+    """
     where = f"input '{tensor.name}'"
     if tensor.datatype != spec.datatype:
         raise UserError(f"{where}: expected datatype {spec.datatype}, got {tensor.datatype}")
@@ -102,6 +106,10 @@ def decode_input(tensor: RequestInput, spec: TensorSpec) -> np.ndarray:
     count = math.prod(tensor.shape)
     if count == 0:
         raise UserError(f"{where}: shape {shape_str(tensor.shape)} holds no elements; send at least one")
+    if blob is not None:
+        return binary.decode(blob, tensor.datatype, count, where).reshape(tensor.shape)
+    if tensor.data is None:
+        raise UserError(f"{where}: no data; send \"data\" or the tensor as binary (binary_data_size)")
     flat = _flatten(tensor.data, tensor.shape, where)
     if len(flat) != count:
         raise UserError(
@@ -110,9 +118,17 @@ def decode_input(tensor: RequestInput, spec: TensorSpec) -> np.ndarray:
     return _typed_array(flat, tensor.datatype, where).reshape(tensor.shape)
 
 
-def encode_output(name: str, array: np.ndarray, spec: TensorSpec) -> dict[str, Any]:
-    """A response output object (spec: $response_output) with flat row-major data."""
+def encode_output(name: str, array: np.ndarray, spec: TensorSpec, as_binary: bool = False) -> tuple[dict[str, Any], bytes]:
+    """A response output object (spec: $response_output) with flat row-major data, or, as_binary,
+    the object with "binary_data_size" and the raw bytes that follow the JSON."""
     array = np.asarray(array)
+    if as_binary:
+        if spec.datatype != "BYTES":
+            array = array.astype(DATATYPES[spec.datatype], copy=False)
+        blob = binary.encode(array, spec.datatype)
+        entry = {"name": name, "shape": list(array.shape), "datatype": spec.datatype,
+                 "parameters": {"binary_data_size": len(blob)}}
+        return entry, blob
     if spec.datatype == "BYTES":
         # bytes are sent as text; undecodable bytes become U+FFFD rather than failing the request.
         data = [
@@ -125,4 +141,4 @@ def encode_output(name: str, array: np.ndarray, spec: TensorSpec) -> dict[str, A
         # JSON has no NaN/Infinity; null keeps the response valid, and numpy reads null back as nan.
         if spec.datatype in _FLOAT_TYPES and not np.isfinite(array).all():
             data = [v if math.isfinite(v) else None for v in data]
-    return {"name": name, "shape": list(array.shape), "datatype": spec.datatype, "data": data}
+    return {"name": name, "shape": list(array.shape), "datatype": spec.datatype, "data": data}, b""

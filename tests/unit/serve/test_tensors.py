@@ -46,6 +46,11 @@ def test_bad_tensors_say_what_was_expected(request_tensor, expected):
     assert "input 'input'" in err.value.line()
 
 
+def test_missing_data_is_an_error():
+    with pytest.raises(UserError, match="no data"):
+        decode_input(RequestInput(name="input", shape=[1, 3], datatype="FP32"), SPEC)
+
+
 def test_integer_types_refuse_floats_bools_and_out_of_range():
     spec = TensorSpec("ids", "UINT8", (-1,))
     assert decode_input(tensor([0, 255], shape=(2,), datatype="UINT8", name="ids"), spec).dtype == np.uint8
@@ -77,9 +82,10 @@ def test_deeply_nested_data_is_an_error_not_a_crash():
 
 
 def test_encode_output_flattens_casts_and_nulls_non_finite():
-    out = encode_output("p", np.array([[1.0, np.nan], [np.inf, 2.0]]), TensorSpec("p", "FP32", (-1, 2)))
+    out, blob = encode_output("p", np.array([[1.0, np.nan], [np.inf, 2.0]]), TensorSpec("p", "FP32", (-1, 2)))
+    assert blob == b""
     assert out == {"name": "p", "shape": [2, 2], "datatype": "FP32", "data": [1.0, None, None, 2.0]}
-    labels = encode_output("l", np.array([3, 4]), TensorSpec("l", "INT64", (-1,)))
+    labels, _ = encode_output("l", np.array([3, 4]), TensorSpec("l", "INT64", (-1,)))
     assert labels["data"] == [3, 4] and labels["datatype"] == "INT64"
-    text = encode_output("t", np.array([b"caf\xc3\xa9", "x"], dtype=object), TensorSpec("t", "BYTES", (-1,)))
+    text, _ = encode_output("t", np.array([b"caf\xc3\xa9", "x"], dtype=object), TensorSpec("t", "BYTES", (-1,)))
     assert text["data"] == ["café", "x"]
