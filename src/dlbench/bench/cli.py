@@ -1,4 +1,4 @@
-"""CLI: `dlbench bench list|run|check|compare`, `dlbench sysinfo`, `dlbench profile`.
+"""CLI: `dlbench bench list|run|check|compare|infer`, `dlbench sysinfo`, `dlbench profile`.
 
 Attached to the main app through plugins.GROUPS; every command is a thin layer over
 suite / harness / check / compare / sysinfo / profile. Exit codes are set with sys.exit:
@@ -72,7 +72,7 @@ def run(benchmark: str = typer.Argument(..., help="A benchmark name (`dlbench be
         db: Optional[str] = typer.Option(None, "--db", help="Results database (default: OUT/dlbench.sqlite)"),
         seed: int = typer.Option(0, "--seed", help="Seed of the first run; run i uses seed + i"),
         max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Step budget (default: the benchmark's)"),
-        override: Optional[list[str]] = typer.Option(None, "--override", "-o", help="dotted.key=value; makes it open division"),
+        override: Optional[list[str]] = typer.Option(None, "--override", "-o", help="dotted.key=value; open division unless train.device/threads/num_workers/log_every"),
         name: Optional[str] = typer.Option(None, "--name", help="Name of a custom benchmark (default custom-<config>)"),
         init_cap: float = typer.Option(300.0, "--init-cap", help="Seconds of initialization allowed per run"),
         org: str = typer.Option("dlbench", "--org", help="submission_org in the result files"),
@@ -175,22 +175,39 @@ def compare(source: str = typer.Argument("results", help="Results folder or resu
             chart: Optional[str] = typer.Option(None, "--chart", help="PNG path (default: SOURCE/compare.png)"),
             benchmark: Optional[str] = typer.Option(None, "--benchmark", help="Only this benchmark"),
             as_json: bool = typer.Option(False, "--json")):
-    """Time-to-train per system and device count, speedup and scaling efficiency vs one device."""
+    """Time-to-train per system and device count, speedup and scaling efficiency vs one device;
+    inference measurements (`bench infer`) beside them."""
     from dlbench.bench.compare import add_scaling, compare_chart, compare_table, load_rows, rows_json
+    from dlbench.bench.infer.records import inference_rows, inference_table
 
-    rows = add_scaling(load_rows(source, db))
+    inference = inference_rows(source, db)
+    try:
+        rows = add_scaling(load_rows(source, db))
+    except UserError:
+        if not inference:
+            raise
+        rows = []  # a folder of inference results only
     if benchmark:
         rows = [r for r in rows if r["benchmark"] == benchmark]
-        if not rows:
+        inference = [r for r in inference if r["model"] == benchmark]
+        if not rows and not inference:
             raise UserError(f"no results of benchmark '{benchmark}' in {db or source}")
     if as_json:
-        print(rows_json(rows))
+        print(rows_json(rows + inference))  # inference rows carry "kind": "inference"
         return
-    out.print(compare_table(rows))
+    if rows or not inference:
+        out.print(compare_table(rows))
+    if inference:
+        out.print(inference_table(inference))
     folder = Path(source) if Path(source).is_dir() else Path(source).parent
     png = compare_chart(rows, chart or folder / "compare.png")
     if png:
         out.print(f"chart: {png}")
+
+
+from dlbench.bench.infer.cli import infer as _infer  # noqa: E402 - the command lives with its package
+
+bench_app.command("infer")(_infer)
 
 
 def sysinfo(as_json: bool = typer.Option(False, "--json", help="Machine-readable inventory"),

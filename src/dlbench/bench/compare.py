@@ -43,8 +43,11 @@ def rows_from_folder(root: Path) -> list[dict]:
         m = re.match(r"^(\d+)x(.*)$", str(platform))  # the harness writes "<devices>x<device name>"
         min_runs = shipped[bench].min_runs if bench in shipped else 5
         score = score_runs(runs, min_runs)
+        devices = int(m.group(1)) if m else 1
+        # a scaling sweep keeps each device count in its own MLPerf system folder, <system>-x<n>
+        system = re.sub(rf"-x{devices}$", "", system) if devices > 1 else system
         rows.append({"benchmark": bench, "system": system, "device": m.group(2) if m else platform,
-                     "device_count": int(m.group(1)) if m else 1, "time_s": score.olympic_mean_s,
+                     "device_count": devices, "time_s": score.olympic_mean_s,
                      "stdev_s": score.stdev_s, "median_s": score.median_s, "n_runs": score.n_runs,
                      "official": score.official and bench in shipped, "samples_per_s": None, "reason": score.reason})
     return rows

@@ -21,6 +21,9 @@ Layout under `out` (default results/):
     benchmarks/<name>.json                definition of a custom (open division) benchmark
     <system>/<benchmark>/result_<i>.txt   one MLPerf log per run
     dlbench.sqlite                        the results store (see store.py)
+`cache_clear` is logged at the start of each run's initialization: every run rebuilds its
+data from scratch and, on GPU, frees the caching allocator; the OS page cache is not dropped
+(that needs root, and the built-in datasets are generated in memory).
 Each run's training run directory is temporary (nothing goes to the user's runs/), unless
 `keep_runs` names a folder to keep them in.
 """
@@ -51,6 +54,8 @@ from dlbench.training.device import synchronize
 INIT_CAP_S = 300.0
 WARMUP_STEPS = 3
 FIXED_KEYS = ("train.batch_size", "optim.name", "train.eval_every", "train.steps", "train.epochs", "train.seed")
+# How the system runs the reference, not what it trains: overriding these keeps the closed division.
+SYSTEM_KEYS = ("train.device", "train.threads", "train.num_workers", "train.log_every")
 _SYSTEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -345,7 +350,8 @@ def run_benchmark(bench: Benchmark, runs: int | None = None, *, system: str = "l
         raise UserError(f"override {fixed[0]} changes what the benchmark fixes",
                         "batch size, optimizer, eval cadence, length and seed come from the definition "
                         "(use --max-steps, --seed)")
-    division = "open" if (bench.custom or extra) else "closed"
+    changed = [o for o in extra if o.partition("=")[0].strip() not in SYSTEM_KEYS]
+    division = "open" if (bench.custom or changed) else "closed"
     out = Path(out)
     db = Path(db) if db else out / DEFAULT_DB.name
     steps = max_steps or bench.max_steps
@@ -368,11 +374,14 @@ def run_benchmark(bench: Benchmark, runs: int | None = None, *, system: str = "l
                   enabled=progress), dict(org=org, division=division, platform=_platform(device, inventory, world_size),
                   status=status), init_cap_s, bench_dir, system, Path(keep_runs) if keep_runs else None)
     records = [timed_run(ses, i, seed + i) for i in range(n)]
-    return _finish(bench, records, system, device, world_size, division, out, db, inventory, description, init_cap_s)
+    from dlbench.config import dump_config
+
+    return _finish(bench, records, system, device, world_size, division, out, db, inventory, description, init_cap_s,
+                   config_text=dump_config(cfg0))
 
 
 def _finish(bench, records, system, device, world_size, division, out, db, inventory, description,
-            init_cap_s) -> BenchmarkResult:
+            init_cap_s, config_text: str = "") -> BenchmarkResult:
     from concurrent.futures import ThreadPoolExecutor
 
     from dlbench.bench.store import record_session
@@ -405,7 +414,7 @@ def _finish(bench, records, system, device, world_size, division, out, db, inven
                "olympic_mean_s": score.olympic_mean_s, "median_s": score.median_s, "stdev_s": score.stdev_s,
                "samples_per_s": sps, "train_samples_per_s": tput, "valid": int(score.valid), "official": int(official),
                "reason": result.reason, "definition": bench.model_dump(), "score": score.as_dict(),
-               "versions": versions()}
+               "versions": versions(), "config": config_text}
     rows = [{**asdict(r), "passed_check": int(r.passed_check), "init_over_cap": int(r.init_over_cap)} for r in records]
     result.session_id = record_session(db, session, rows, inventory, description)
     return result

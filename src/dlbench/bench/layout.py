@@ -2,6 +2,7 @@
 
     results/                              (`--out`; an MLPerf submission's layout, one org)
       <system>/<benchmark>/result_<i>.txt one MLPerf log per run, nothing else
+      <system>/<model>/<scenario>/        `bench infer`: LoadGen's logs (skipped here)
       systems/<system>.json               MLPerf system description of each system
       benchmarks/<name>.json              definition of each custom (open division) benchmark
       dlbench.sqlite                      the results store; compare.png, the comparison chart
@@ -16,6 +17,7 @@ import re
 from pathlib import Path
 
 from dlbench.bench.check import DEFINITIONS, Definition
+from dlbench.bench.infer.records import SCENARIO_DIRS, is_inference_dir
 from dlbench.errors import UserError
 
 _RESULT_NAME = re.compile(r"result_\d+\.txt")
@@ -67,6 +69,8 @@ def list_result_files(results_dir: str | Path) -> list[tuple[Path, str, Definiti
         for bench in sorted(system.iterdir()):
             if not bench.is_dir():
                 raise _foreign(bench, "only <benchmark> folders")
+            if is_inference_dir(bench):
+                continue  # <model>/<scenario>/ of `bench infer`: LoadGen logs, not time-to-train results
             custom = None if bench.name in DEFINITIONS else custom_definition(root, bench.name)
             if bench.name not in DEFINITIONS and custom is None:
                 raise UserError(
@@ -75,6 +79,8 @@ def list_result_files(results_dir: str | Path) -> list[tuple[Path, str, Definiti
                     f"(or a custom benchmark with {BENCHMARKS_DIR}/<name>.json)",
                 )
             for f in sorted(bench.iterdir()):
+                if f.is_dir() and f.name in SCENARIO_DIRS:
+                    continue  # `bench infer` logs of a model named like this benchmark
                 if not (f.is_file() and _RESULT_NAME.fullmatch(f.name)):
                     raise _foreign(f, "only result_<i>.txt files")
                 found.append((f, bench.name, custom))

@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     reason TEXT NOT NULL,
     definition TEXT NOT NULL,        -- JSON of the benchmark definition
     score TEXT NOT NULL,             -- JSON of score.Score.as_dict()
-    versions TEXT NOT NULL           -- JSON: dlbench, torch, python, cuda
+    versions TEXT NOT NULL,          -- JSON: dlbench, torch, python, cuda
+    config TEXT NOT NULL DEFAULT ''  -- the resolved config YAML of the runs (seed aside)
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -101,10 +102,10 @@ def record_session(db: str | Path, session: dict, runs: list[dict], inventory: d
                 "init_over_cap", "steps", "samples", "final_metric", "samples_per_s", "train_samples_per_s")
     with closing(connect(db)) as con, con:
         cur = con.execute(
-            f"INSERT INTO sessions (created_at, {', '.join(cols)}, definition, score, versions) "
-            f"VALUES (?, {', '.join('?' * len(cols))}, ?, ?, ?)",
+            f"INSERT INTO sessions (created_at, {', '.join(cols)}, definition, score, versions, config) "
+            f"VALUES (?, {', '.join('?' * len(cols))}, ?, ?, ?, ?)",
             (time.strftime("%Y-%m-%dT%H:%M:%S"), *(session[c] for c in cols), json.dumps(session["definition"]),
-             json.dumps(session["score"]), json.dumps(session["versions"])))
+             json.dumps(session["score"]), json.dumps(session["versions"]), session.get("config", "")))
         sid = cur.lastrowid
         con.executemany(f"INSERT INTO runs (session_id, {', '.join(run_cols)}) VALUES (?, {', '.join('?' * len(run_cols))})",
                         [(sid, *(r[c] for c in run_cols)) for r in runs])

@@ -2,8 +2,9 @@
 
     python -m dlbench.bench.sweep mnist1d-cnn digits-cnn --seeds 10
 
-Each seed trains the full step budget (no stop at the target) with the benchmark's fixed
-settings, in a temporary run directory. Printed per seed: the best value of the quality
+Each seed trains the full step budget (no stop at the target; with --stop-at, until the metric
+reaches that value, which it cannot exceed) with the benchmark's fixed settings, in a temporary
+run directory, without the test-set evaluation. Printed per seed: the best value of the quality
 metric and the first evaluated step that reaches the current target; then, per benchmark,
 the fraction of seeds that reach it and the best target that at least 90 % of seeds reach.
 """
@@ -19,7 +20,23 @@ from pathlib import Path
 from dlbench.bench.suite import OPS, get_benchmark
 
 
-def sweep_one(name: str, seeds: list[int], extra: list[str]) -> dict:
+class _StopAt:
+    """Observer that ends a seed once the metric reaches `value`, the best it can be (accuracy 1.0)."""
+
+    def __init__(self, metric: str, value: float | None):
+        self.metric, self.value = metric, value
+
+    def run_start(self):
+        pass
+
+    def eval_start(self, step):
+        pass
+
+    def eval_stop(self, step, metrics) -> bool:
+        return self.value is not None and metrics.get(self.metric, -math.inf) >= self.value
+
+
+def sweep_one(name: str, seeds: list[int], extra: list[str], stop_at: float | None = None) -> dict:
     from dlbench.api import train
     from dlbench.run import RunDir
 
@@ -30,7 +47,8 @@ def sweep_one(name: str, seeds: list[int], extra: list[str]) -> dict:
     for seed in seeds:
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="dlbench-sweep-") as tmp:
-            res = train(b.config, [*b.reference_overrides(), f"train.seed={seed}", *extra], run_dir=Path(tmp) / "run")
+            res = train(b.config, [*b.reference_overrides(), f"train.seed={seed}", *extra], run_dir=Path(tmp) / "run",
+                        observer=_StopAt(q.metric, stop_at), evaluate_test=False)
             evals = [r for r in RunDir(res.run_dir).read_metrics() if r.get("kind") == "eval"]
         curve = [(r["step"], r[q.metric] * q.scale) for r in evals
                  if isinstance(r.get(q.metric), (int, float)) and math.isfinite(r[q.metric])]
@@ -39,8 +57,17 @@ def sweep_one(name: str, seeds: list[int], extra: list[str]) -> dict:
         rows.append({"seed": seed, "best": best, "steps_to_target": reach, "seconds": time.perf_counter() - t0,
                      "curve": curve})
         print(f"  {name} seed {seed}: best {best:.4f}, steps to {q} {reach}, {rows[-1]['seconds']:.0f} s", flush=True)
-    bests = sorted((r["best"] for r in rows), reverse=not higher)  # worst first
-    k = math.floor(0.1 * len(bests))  # the best target that all but 10 % of the seeds reach
+    return summarize(name, rows)
+
+
+def summarize(name: str, rows: list[dict]) -> dict:
+    """Per benchmark: seeds that reach the current target, and the best target 90 % of them reach."""
+    b = get_benchmark(name)
+    q = b.quality
+    for r in rows:  # steps to the benchmark's current target, from the curve
+        r["steps_to_target"] = next((s for s, v in r["curve"] if OPS[q.op](v, q.target)), None)
+    bests = sorted((r["best"] for r in rows), reverse=q.op in (">=", ">"))  # best first
+    k = math.ceil(0.9 * len(bests)) - 1  # the k+1 best seeds (at least 90 %) all reach bests[k]
     return {"benchmark": b, "rows": rows, "reached": sum(r["steps_to_target"] is not None for r in rows),
             "target_90": bests[k]}
 
@@ -69,13 +96,21 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("-o", "--override", action="append", default=[], help="extra dotted.key=value")
     ap.add_argument("--json", help="also write every seed's evaluation curve here (JSON lines)")
+    ap.add_argument("--report", help="only summarize a --json file written earlier")
+    ap.add_argument("--stop-at", type=float, help="end a seed when the metric reaches this (its maximum, e.g. 1.0)")
     args = ap.parse_args(argv)
     import json
     import sys
 
+    if args.report:  # re-summarize earlier --json output against the current targets
+        with open(args.report) as f:
+            recs = [json.loads(line) for line in f if line.strip()]
+        results = [summarize(r["benchmark"], r["rows"]) for r in recs if r["benchmark"] in args.benchmarks]
+        print(markdown(results, "python -m dlbench.bench.sweep " + " ".join(sys.argv[1:])))
+        return
     results = []
     for n in args.benchmarks:
-        results.append(sweep_one(n, list(range(args.seeds)), args.override))
+        results.append(sweep_one(n, list(range(args.seeds)), args.override, args.stop_at))
         if args.json:
             with open(args.json, "a") as f:
                 f.write(json.dumps({"benchmark": n, "rows": results[-1]["rows"]}) + "\n")

@@ -116,9 +116,12 @@ def test_shipped_benchmark_real_runs_pass_the_checker_and_tampering_fails(tmp_pa
     assert json.loads((out / "systems" / "box.json").read_text())["system_name"] == "box"
     (s,) = latest_sessions(out / "dlbench.sqlite")
     assert (s["benchmark"], s["device_count"], s["n_runs"]) == ("diabetes-mlp", 1, 3)
+    assert "batch_size: 32" in s["config"] and json.loads(s["definition"])["version"]
     assert len(session_runs(out / "dlbench.sqlite", s["id"])) == 3
 
     good = next(r.result_file for r in res.runs if r.passed_check)
+    # train.threads is how the system runs the reference, not what it trains: still closed division
+    assert [r["value"] for r in read_log(good) if r["key"] == "submission_division"] == ["closed"]
     lines = open(good).read().splitlines()
 
     def tampered(edit, name):
