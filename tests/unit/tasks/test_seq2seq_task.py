@@ -63,3 +63,23 @@ def test_patience_must_cover_the_bleu_cadence():
     with pytest.raises(UserError, match="patience .1. is below model.decode.bleu_every .2."):
         cfg = config(early_stopping={"metric": "val.bleu", "patience": 1})
         build_task(build_data(cfg.data).spec, cfg)
+
+
+@pytest.mark.parametrize("name", ["transformer-seq2seq", "rnn-seq2seq"])
+def test_bf16_autocast_trains_and_decodes(name):
+    """train.precision: bf16 runs the task under torch.autocast (checked on CPU here; the same path on a GPU)."""
+    from dlbench.training.device import autocast_for
+
+    cfg = config()
+    bundle = build_data(cfg.data)
+    model = build_model(cfg.model if name == "transformer-seq2seq" else
+                        parse_config({**cfg.model_dump(mode="json"), "model": {"name": name, "embedding_dim": 16,
+                                                                             "hidden_size": 16}}).model, bundle.spec)
+    task = build_task(bundle.spec, cfg)
+    autocast = autocast_for(torch.device("cpu"), "bf16")
+    with autocast():
+        loss = task.loss(model, bundle.train.x[:8], bundle.train.y[:8])
+    loss.backward()
+    assert torch.isfinite(loss)
+    m = task.evaluate(model, bundle.val, 64, torch.device("cpu"), detailed=True, autocast=autocast)
+    assert 0 <= m["bleu"] <= 100 and len(m["samples"]) == 10
