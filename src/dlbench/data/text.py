@@ -48,7 +48,8 @@ class TextOptions(Section):
     tokenizer: TokenizerOptions = TokenizerOptions()
     max_len: int = Field(128, ge=4)
     """Most tokens per sequence, <bos>/<eos> included; it sizes the model's position table. Longer training
-    pairs are skipped (seq2seq) or truncated (classification), with a count in the log."""
+    pairs are skipped (seq2seq) or truncated (classification), with a count in the log; at predict time a
+    longer input is refused for translation and truncated, with a warning, for classification."""
 
 
 # --- seq2seq ------------------------------------------------------------------------------------
