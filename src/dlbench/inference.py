@@ -49,6 +49,9 @@ class LoadedRun:
 
 def load_run(run_dir: str | Path, device: str | None = None) -> LoadedRun:
     info, weights = load_model_json(run_dir)
+    if info.get("family") == "gan":  # a generator has no inputs to predict from
+        raise UserError(f"{run_dir} is a GAN run: it generates samples rather than predicting",
+                        "use `dlbench generate RUN --n N --output FILE` (or dlbench.tasks.generation.load_generator)")
     try:
         cfg = parse_config(info["config"], source=f"{run_dir}/model.json")
         spec = DataSpec.from_json(info["spec"])

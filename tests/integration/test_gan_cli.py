@@ -128,3 +128,13 @@ def test_corrupt_run_directory(run_cli, gan_run, tmp_path, damage, message):
     if damage != "classifier":
         code, _, err = run_cli("generate", bad, "--output", tmp_path / "x.png")
         assert code == 2 and message in err
+
+
+def test_predict_points_to_generate_and_the_classifier_reads_generated_samples(run_cli, gan_run, tmp_path):
+    code, _, err = run_cli("predict", gan_run, tmp_path / "none.csv")
+    assert code == 2 and "dlbench generate" in err
+    assert run_cli("generate", gan_run, "--n", "6", "--output", tmp_path / "g.npz")[0] == 0
+    # generated samples are in the data's units, so any model trained on the same data can read them
+    code, out, err = run_cli("predict", gan_run / "classifier", tmp_path / "g.npz")
+    assert code == 0, err
+    assert len(out.strip().splitlines()) == 7

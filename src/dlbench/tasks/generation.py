@@ -258,10 +258,19 @@ def diagnose_gan(evals: list[dict], final: dict, key: str) -> dict:
                 "reason": f"the {what} rose from its best {best:.4g} (step {best_step}) to {last:.4g}; train.keep_best "
                           "keeps the best generator; lower the learning rates or set model.ema"}
     floor = f"; two real samples are {ev['real_floor']:.4g} apart" if ev["real_floor"] is not None else ""
-    at_floor = ev["real_floor"] is not None and best <= 1.2 * ev["real_floor"]
-    if best_step == last_step and not at_floor and len(fds) >= 3 and fds[-2][1] > 1.05 * best:
+    if ev["real_floor"] is not None and best <= 1.2 * ev["real_floor"]:
+        return {"verdict": "good fit", "evidence": ev,
+                "reason": f"the {what} fell {ratio:.1f}x from the untrained generator ({untrained:.4g} -> {best:.4g}), "
+                          f"as close to the held-out data as the training data is{floor}"}
+    falling = best_step == last_step and len(fds) >= 3 and fds[-2][1] > 1.05 * best
+    far = ev["real_floor"] is not None and best > 3 * ev["real_floor"]
+    if falling:
         return {"verdict": "undertrained", "evidence": ev,
                 "reason": f"the {what} was still falling at the end ({fds[-2][1]:.4g} -> {best:.4g}){floor}; train longer"}
+    if far:
+        return {"verdict": "underfitting", "evidence": ev,
+                "reason": f"the {what} plateaued at {best:.4g}, {best / ev['real_floor']:.0f}x the distance between two "
+                          "real samples; train longer, use a larger model (model.width) or revisit the learning rates"}
     return {"verdict": "good fit", "evidence": ev,
             "reason": f"the {what} fell {ratio:.1f}x from the untrained generator ({untrained:.4g} -> {best:.4g}){floor}"}
 

@@ -140,6 +140,8 @@ def fit_gan(cfg, gan, bundle, ref, run, device, *, resume=False, progress=None, 
     """Train `gan` on bundle.train; measure it on bundle.val; write metrics, sample grids and checkpoints to `run`."""
     mc, tc = cfg.model, cfg.train
     steps = total_steps(tc, len(bundle.train), tc.batch_size)
+    if tc.steps is None and tc.epochs is not None:  # an epoch is counted in real batches, d_steps of them per step
+        steps = max(1, math.ceil(steps / mc.d_steps))
     G, D = gan.generator, gan.discriminator
     opt_g = torch.optim.Adam(G.parameters(), lr=mc.g_lr, betas=mc.betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=mc.d_lr, betas=mc.betas)

@@ -57,6 +57,9 @@ def test_diagnosis():
           {"step": 200, "val.classifier_fd": 10.0}]
     assert diagnose_gan(ev, {"classifier_fd_real": 9.0}, "classifier_fd")["verdict"] == "good fit"
     assert diagnose_gan(ev, {}, "classifier_fd")["verdict"] == "undertrained"
+    plateau = ev + [{"step": 300, "val.classifier_fd": 10.2}]
+    assert diagnose_gan(plateau, {"classifier_fd_real": 1.0}, "classifier_fd")["verdict"] == "underfitting"
+    assert diagnose_gan(plateau, {"classifier_fd_real": 5.0}, "classifier_fd")["verdict"] == "good fit"
     flat = [{"step": 0, "val.classifier_fd": 300.0}, {"step": 100, "val.classifier_fd": 250.0}]
     assert diagnose_gan(flat, {}, "classifier_fd")["verdict"] == "not learning"
     worse = ev + [{"step": 300, "val.classifier_fd": 40.0}]
