@@ -180,15 +180,18 @@ def _wait_ready(port: int, proc: subprocess.Popen, timeout_s: float = 60) -> Non
     raise SystemExit("server did not become ready in time")
 
 
-def _mean_batch(port: int, key: str, model: str) -> float:
+def _server_stats(port: int, key: str, model: str) -> dict:
+    """Mean rows per predict call and model time per row, from the server's own /metrics."""
     req = urllib.request.Request(f"http://{HOST}:{port}/metrics", headers={"Authorization": f"Bearer {key}"})
     text = urllib.request.urlopen(req, timeout=10).read().decode()
     values = {}
     for line in text.splitlines():
-        for kind in ("sum", "count"):
-            if line.startswith(f'dlbench_batch_size_{kind}{{model="{model}"}}'):
-                values[kind] = float(line.split()[-1])
-    return values.get("sum", 0) / max(values.get("count", 0), 1)
+        for name in ("batch_size_sum", "batch_size_count", "predict_seconds_sum"):
+            if line.startswith(f'dlbench_{name}{{model="{model}"}}'):
+                values[name] = float(line.split()[-1])
+    rows = max(values.get("batch_size_sum", 0), 1)
+    return {"mean_batch": rows / max(values.get("batch_size_count", 0), 1),
+            "model_ms_per_row": 1000 * values.get("predict_seconds_sum", 0) / rows}
 
 
 def measure(args, key_file: Path, key: str, max_batch_size: int) -> dict:
@@ -206,7 +209,7 @@ def measure(args, key_file: Path, key: str, max_batch_size: int) -> dict:
         proc.start()
         result = out.get(timeout=args.warmup_s + args.measure_s + 120)
         proc.join(30)
-        mean_batch = _mean_batch(port, key, model)
+        stats = _server_stats(port, key, model)
     finally:
         server.terminate()  # SIGTERM: uvicorn's graceful shutdown
         try:
@@ -218,7 +221,7 @@ def measure(args, key_file: Path, key: str, max_batch_size: int) -> dict:
         raise SystemExit(f"no successful requests (errors: {result['errors']}); server stderr:\n{server.stderr.read()[-3000:]}")
     q = statistics.quantiles(lat, n=100)
     return {"req_s": len(lat) / result["window_s"], "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000,
-            "errors": result["errors"], "requests": len(lat), "mean_batch": mean_batch}
+            "errors": result["errors"], "requests": len(lat), **stats}
 
 
 def _model_name(port: int, key: str) -> str:
@@ -270,13 +273,15 @@ def main() -> None:
                 r = measure(args, key_file, key, sizes[mode])
                 runs[mode].append(r)
                 print(f"  [{rep + 1}/{args.repeats}] {mode:12s}: {r['req_s']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms  "
-                      f"p99 {r['p99_ms']:7.2f} ms  mean batch {r['mean_batch']:5.1f}  errors {r['errors']}", flush=True)
-        med = {m: {k: statistics.median(r[k] for r in rs) for k in ("req_s", "p50_ms", "p99_ms", "mean_batch")}
+                      f"p99 {r['p99_ms']:7.2f} ms  mean batch {r['mean_batch']:5.1f}  "
+                      f"model {r['model_ms_per_row']:.3f} ms/row  errors {r['errors']}", flush=True)
+        med = {m: {k: statistics.median(r[k] for r in rs) for k in ("req_s", "p50_ms", "p99_ms", "mean_batch", "model_ms_per_row")}
                for m, rs in runs.items()}
         print("median over repeats:")
         for mode, r in med.items():
             print(f"  {mode:12s} (max_batch_size={sizes[mode]:3d}): {r['req_s']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms  "
-                  f"p99 {r['p99_ms']:7.2f} ms  mean batch {r['mean_batch']:5.1f}")
+                  f"p99 {r['p99_ms']:7.2f} ms  mean batch {r['mean_batch']:5.1f}  model {r['model_ms_per_row']:.3f} ms/row  "
+                  f"(server wall time per request: {1000 / r['req_s']:.3f} ms)")
         print(f"load average at the end: {_load()} (other work on this machine skews every number above)")
         on, off = med["batching on"], med["batching off"]
         print(f"throughput ratio on/off: {on['req_s'] / off['req_s']:.2f}x   "

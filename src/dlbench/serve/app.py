@@ -79,7 +79,7 @@ class Registry:
             batcher = Batcher(
                 p, settings.max_batch_size, settings.max_batch_delay_ms, settings.max_queue,
                 settings.request_timeout_s,
-                on_batch=metrics.batch_size.labels(p.name).observe, on_depth=depth.set,
+                on_batch=metrics.observe_batch(p.name), on_depth=depth.set,
             )
             versions[str(p.version)] = Served(p, {s.name: s for s in inputs}, {s.name: s for s in outputs}, batcher)
 

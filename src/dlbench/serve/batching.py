@@ -69,7 +69,7 @@ class Batcher:
         max_batch_delay_ms: float,
         max_queue: int,
         timeout_s: float,
-        on_batch: Callable[[int], None] = lambda size: None,
+        on_batch: Callable[[int, float], None] = lambda rows, seconds: None,
         on_depth: Callable[[int], None] = lambda depth: None,
     ):
         self.predictor = predictor
@@ -157,7 +157,6 @@ class Batcher:
                 for it in batch:
                     groups.setdefault(it.key, []).append(it)
                 for items in groups.values():
-                    self._on_batch(sum(it.rows for it in items))
                     try:
                         await loop.run_in_executor(self._executor, self._run_group, items, loop)
                     except RuntimeError as e:  # executor already shut down: fail, don't hang
@@ -169,8 +168,10 @@ class Batcher:
     def _run_group(self, items: list[_Item], loop: asyncio.AbstractEventLoop) -> None:
         """Runs in the predictor thread: one predict for the group, results posted to the loop."""
         size = sum(it.rows for it in items)
+        start = time.perf_counter()
         try:
             outputs = self._predict_concat(items)
+            self._on_batch(size, time.perf_counter() - start)
         except UserError as e:
             if len(items) == 1:
                 self._resolve(loop, items[0], error=e)
@@ -184,10 +185,10 @@ class Batcher:
             for it in items:
                 self._resolve(loop, it, error=e)
             return
-        start = 0
+        row = 0
         for it in items:
-            part = {k: v[start : start + it.rows] for k, v in outputs.items()} if len(items) > 1 else outputs
-            start += it.rows
+            part = {k: v[row : row + it.rows] for k, v in outputs.items()} if len(items) > 1 else outputs
+            row += it.rows
             self._resolve(loop, it, result=(part, size))
 
     def _predict_concat(self, items: list[_Item]) -> dict[str, np.ndarray]:

@@ -57,9 +57,26 @@ class Metrics:
             "dlbench_batch_size", "Rows per predict call", ["model"],
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), registry=self.registry,
         )
+        # Model time alone: next to request latency it tells whether the model or the HTTP/JSON
+        # work around it is the bottleneck (and so whether bigger batches can help).
+        self.predict_seconds = Histogram(
+            "dlbench_predict_seconds", "Time inside predict() per batch", ["model"],
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+            registry=self.registry,
+        )
         self.queue_depth = Gauge(
             "dlbench_queue_depth", "Requests waiting for a batch", ["model"], registry=self.registry
         )
+
+    def observe_batch(self, model: str):
+        """The Batcher's on_batch callback for `model` (called from its predict thread)."""
+        rows, seconds = self.batch_size.labels(model), self.predict_seconds.labels(model)
+
+        def observe(n: int, elapsed: float) -> None:
+            rows.observe(n)
+            seconds.observe(elapsed)
+
+        return observe
 
 
 class AccessLogMiddleware:
