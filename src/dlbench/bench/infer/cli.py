@@ -32,6 +32,8 @@ def infer(run_dir: str = typer.Argument(..., help="A finished run directory (run
           batch_size: int = typer.Option(256, "--batch-size", help="In-process: most samples per model call"),
           http_batch: int = typer.Option(32, "--http-batch", help="HTTP Offline: samples per request"),
           concurrency: int = typer.Option(16, "--concurrency", help="HTTP: requests in flight"),
+          http_encoding: str = typer.Option("auto", "--http-encoding",
+                                            help="HTTP tensors: binary (if the server offers it), json, auto"),
           search_steps: int = typer.Option(6, "--search-steps", help="Server: LoadGen tests in the QPS search"),
           device: Optional[str] = typer.Option(None, "--device", help="In-process device: cpu, cuda (default: the run's)"),
           threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads"),
@@ -46,7 +48,8 @@ def infer(run_dir: str = typer.Argument(..., help="A finished run directory (run
     opts = InferOptions(scenario=scenario, url=url, api_key_file=api_key_file, model_name=model_name,
                         accuracy=accuracy, full=full, duration_s=duration, target_qps=target_qps,
                         latency_bound_ms=latency_bound_ms, batch_size=batch_size, http_batch=http_batch,
-                        concurrency=concurrency, search_steps=search_steps, device=device, threads=threads,
+                        concurrency=concurrency, http_encoding=http_encoding, search_steps=search_steps,
+                        device=device, threads=threads,
                         system=system, out=out_dir, db=db, advice=not no_advice)
     doc = run_infer(run_dir, opts)
     if as_json:
@@ -87,7 +90,8 @@ def print_result(d: dict) -> None:
         out.print(f"dlbench evaluate (test split): {ev} -> {same}")
     style = "green" if d["valid"] else "red"
     why = "" if d["valid"] else ": " + "; ".join(d["reasons"] or ["see the summary"])
-    out.print(f"LoadGen verdict: [{style}]{d['verdict']}[/{style}]{why}")
+    label = "LoadGen verdict" if d["mode"] == "performance" else "accuracy check"
+    out.print(f"{label}: [{style}]{d['verdict']}[/{style}]{why}")
     for r in d.get("recommendations", []):
         out.print(f"  LoadGen recommends: {r}")
     if d.get("note"):

@@ -43,6 +43,7 @@ class InferOptions:
     batch_size: int = 256
     http_batch: int = 32
     concurrency: int = 16
+    http_encoding: str = "auto"
     search_steps: int = 6
     device: str | None = None
     threads: int | None = None
@@ -153,6 +154,13 @@ def _trial(sut, plan: Plan, model: str, outdir: Path) -> dict:
         # percentile: rerun once with the count it asked for (+50%), as a submitter would.
         outcome = run_test(sut, replace(plan, min_queries=int(need * 1.5)), model, outdir)
         s = read_summary(outdir / "mlperf_log_summary.txt")
+    elif s["reasons"] == ["min duration satisfied: no"] and plan.scenario != "Server" and not plan.accuracy:
+        # The calibration under-estimated the back end (a busy machine): LoadGen scheduled too little
+        # work to fill the duration. Rerun once with the schedule scaled to what this run achieved.
+        grow = max(2.0, 1.5 * plan.duration_s / max(outcome.wall_s, 1e-3))
+        plan = replace(plan, expected=plan.expected * grow if plan.scenario == "Offline" else plan.expected / grow)
+        outcome = run_test(sut, plan, model, outdir)
+        s = read_summary(outdir / "mlperf_log_summary.txt")
     reasons = list(s["reasons"])
     if outcome.failed:
         top = ", ".join(f"{k} (x{v})" for k, v in outcome.failures.most_common(2))
@@ -170,7 +178,7 @@ def search_server(sut, plan: Plan, model: str, folder: Path, start: float, upper
     search_dir = folder / "search"
     shutil.rmtree(search_dir, ignore_errors=True)
     lo, hi, best, trials = 0.0, None, None, []
-    q = min(start, upper)
+    q = start  # a --target-qps given is tried as given, even above the calibrated throughput
     for k in range(steps):
         t = _trial(sut, replace(plan, target_qps=q), model, search_dir / f"{k + 1:02d}-qps-{q:.6g}")
         trials.append(t)
@@ -205,7 +213,8 @@ def run_infer(run_dir: str | Path, o: InferOptions) -> dict:
 
     if o.threads:
         torch.set_num_threads(o.threads)
-    from dlbench.bench.infer.backends import Http, InProcess, read_api_key
+    from dlbench.bench.infer.backends import InProcess
+    from dlbench.bench.infer.http_backend import Http, read_api_key
     from dlbench.bench.infer.samples import load_samples
     from dlbench.predictors import load_predictor
 
@@ -215,7 +224,8 @@ def run_infer(run_dir: str | Path, o: InferOptions) -> dict:
         samples.score({})  # raises: what accuracy mode cannot do for this family
     model = run_dir.resolve().name
     if o.url:
-        backend = Http(o.url, o.model_name or model, read_api_key(o.api_key_file), samples, o.concurrency)
+        backend = Http(o.url, o.model_name or model, read_api_key(o.api_key_file), samples, o.concurrency,
+                       o.http_encoding)
     else:
         backend = InProcess(predictor, samples)
     rows, workers = _shape(backend.kind, scenario, o)
@@ -231,7 +241,7 @@ def run_infer(run_dir: str | Path, o: InferOptions) -> dict:
         if scenario == "Server" and not o.accuracy:
             # Bracket: the rate one sample at a time sustains (batching can only add to it), up to the
             # throughput the back end sustains with these workers (no arrival rate can beat it).
-            start = o.target_qps or 1.0 / _latency(backend, samples.n, 1)
+            start = o.target_qps or min(1.0 / _latency(backend, samples.n, 1), expected)
             best, trials = search_server(sut, plan, model, folder, start, expected, o.search_steps)
             result = best or trials[-1]
             _copy_logs(Path(result["dir"]), folder)
@@ -246,8 +256,14 @@ def run_infer(run_dir: str | Path, o: InferOptions) -> dict:
         backend.close()
     doc = _document(run_dir, model, o, scenario, name, backend, samples, rows, workers, expected, result, trials, logdir)
     if o.accuracy:
-        doc["accuracy"] = _accuracy(run_dir, samples, logdir, o.device)
-        doc["valid"] = doc["accuracy"]["matches_evaluate"] is not False and not result["failed"]
+        acc = doc["accuracy"] = _accuracy(run_dir, samples, logdir, o.device)
+        # Accuracy mode has no LoadGen verdict: it is VALID when every sample was answered and scored
+        # as `dlbench evaluate` scores the run (a different score: the back end is not this model).
+        doc["valid"] = acc["matches_evaluate"] is not False and not result["failed"]
+        doc["verdict"] = "VALID" if doc["valid"] else "INVALID"
+        if acc["matches_evaluate"] is False:
+            diff = ", ".join(f"{k} {acc['metrics'][k]:.6g} vs {v:.6g}" for k, v in acc["evaluate"].items())
+            doc["reasons"] = doc["reasons"] + [f"the score differs from `dlbench evaluate` on the test split ({diff})"]
     if o.advice and not o.accuracy:
         from dlbench.bench.infer.sizing import advise
 

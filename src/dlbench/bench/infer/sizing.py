@@ -4,7 +4,7 @@ a sample costs on each device, and how many replicas a target rate needs.
 A short in-process batch sweep (the predictor's own predict(), preprocessing included) gives, per
 batch size, the time of one call and so the throughput. Under a p99 latency bound L a request can
 wait for the batch in progress and then run in its own, so a batch size is usable when two calls
-fit in L. Then:
+fit in L (a call's 90th-percentile time: the sweep is too short for a stable 99th). Then:
 
     throughput-bound   the largest usable batch already reaches (nearly) peak throughput: more
                        hardware (replicas) is the only way to more QPS;
@@ -42,7 +42,7 @@ def sweep(predictor, samples, sizes, seconds: float = 0.15) -> list[dict]:
             backend.infer(idx)
             times.append(time.perf_counter() - t0)
         med = float(np.median(times))
-        out.append({"batch": bs, "p50_ms": med * 1e3, "p99_ms": float(np.quantile(times, 0.99)) * 1e3,
+        out.append({"batch": bs, "p50_ms": med * 1e3, "p90_ms": float(np.quantile(times, 0.9)) * 1e3,
                     "samples_per_s": bs / med, "us_per_sample": med / bs * 1e6})
     return out
 
@@ -66,13 +66,13 @@ def advise(run_dir, predictor, samples, doc: dict, o) -> dict:
     sweeps = {dev: sweep(p, samples, o.sweep) for dev, p in _devices(run_dir, predictor).items()}
     here = str(doc["device"]).split(":")[0] if doc["backend"] == "in-process" else next(iter(sweeps))
     rows = sweeps.get(here) or next(iter(sweeps.values()))
-    usable = [r for r in rows if 2 * r["p99_ms"] <= bound_ms]
+    usable = [r for r in rows if 2 * r["p90_ms"] <= bound_ms]
     peak = max(rows, key=lambda r: r["samples_per_s"])
     best = max(usable, key=lambda r: r["samples_per_s"]) if usable else None
     kind = "throughput-bound" if best and best["samples_per_s"] >= 0.8 * peak["samples_per_s"] else "latency-bound"
     msgs = []
     if best is None:
-        msgs.append(f"latency-bound: even one sample takes {rows[0]['p99_ms']:.2f} ms (p99) on {here}, too slow for "
+        msgs.append(f"latency-bound: even one sample takes {rows[0]['p90_ms']:.2f} ms (p90) on {here}, too slow for "
                     f"a {bound_ms:g} ms p99 bound; a faster device or a smaller model is needed")
     elif kind == "latency-bound":
         msgs.append(f"latency-bound: the {bound_ms:g} ms bound caps batches at {best['batch']} "
@@ -85,7 +85,7 @@ def advise(run_dir, predictor, samples, doc: dict, o) -> dict:
         msgs.append(f"serve with --max-batch-size {best['batch']} (the largest batch whose two calls fit the bound)")
     cost = {}
     for dev, rs in sweeps.items():
-        ok = [r for r in rs if 2 * r["p99_ms"] <= bound_ms] or rs[:1]
+        ok = [r for r in rs if 2 * r["p90_ms"] <= bound_ms] or rs[:1]
         b = max(ok, key=lambda r: r["samples_per_s"])
         cost[dev] = {"us_per_sample": b["us_per_sample"], "batch": b["batch"], "single_sample_ms": rs[0]["p50_ms"]}
     if "cpu" in cost and "cuda" in cost:

@@ -60,7 +60,7 @@ class Plan:
     min_queries: int = 0          # raise LoadGen's minimum query count (a rerun its early stopping asked for)
 
 
-def test_settings(plan: Plan, model: str):
+def loadgen_settings(plan: Plan, model: str):
     import mlperf_loadgen as lg
 
     s = lg.TestSettings()
@@ -137,8 +137,9 @@ class Sut:
             t.join()
 
     # -- LoadGen callbacks (called from LoadGen's threads) --------------------------------------------
-    def issue(self, query_samples) -> None:
-        items = [(q.id, q.index) for q in query_samples]
+    def issue(self, ids: list[int], indices: list[int]) -> None:
+        """ConstructFastSUT's issue_query: plain id and index lists, no QuerySample object per sample."""
+        items = list(zip(ids, indices))
         if not self.workers:
             for i in range(0, len(items), self.rows):
                 self._run(items[i:i + self.rows])
@@ -199,14 +200,14 @@ def run_test(sut: Sut, plan: Plan, model: str, outdir: Path) -> Outcome:
     outdir.mkdir(parents=True, exist_ok=True)
     for old in outdir.glob("mlperf_log_*"):
         old.unlink()
-    settings = test_settings(plan, model)
+    settings = loadgen_settings(plan, model)
     log = lg.LogSettings()
     log.log_output.outdir = str(outdir)
     log.log_output.copy_summary_to_stdout = False
     log.enable_trace = False
     n = sut.samples.n
     qsl = lg.ConstructQSL(n, n, sut.backend.prepare, lambda idx: None)
-    handle = lg.ConstructSUT(sut.issue, sut.flush)
+    handle = lg.ConstructFastSUT(sut.issue, sut.flush)
     outcome = Outcome(outdir)
     sut.start(outcome)
     t0 = time.perf_counter()
@@ -215,7 +216,7 @@ def run_test(sut: Sut, plan: Plan, model: str, outdir: Path) -> Outcome:
     finally:
         outcome.wall_s = time.perf_counter() - t0
         sut.stop()
-        lg.DestroySUT(handle)
+        lg.DestroyFastSUT(handle)
         lg.DestroyQSL(qsl)
     trace = outdir / "mlperf_log_trace.json"
     if trace.is_file() and trace.stat().st_size == 0:  # tracing is off; don't leave an empty file behind
