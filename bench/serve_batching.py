@@ -4,7 +4,7 @@
     python bench/serve_batching.py --run runs/NAME  # a trained run, via load_predictor(run_dir)
 
 For each mode a fresh server process is started on a loopback port (batching on: max_batch_size
-64; off: max_batch_size 1 - the same code path), then a separate load-generator process runs
+64, 5 ms delay; on with no delay; off: max_batch_size 1 - the same code path), then a separate load-generator process runs
 32 closed-loop clients (one keep-alive connection each) for a warm-up and a measured window.
 Only the measured window counts. Prints req/s, p50/p99 latency and the mean batch size the server
 actually formed (from its /metrics), then the on/off ratio.
@@ -194,10 +194,10 @@ def _server_stats(port: int, key: str, model: str) -> dict:
             "model_ms_per_row": 1000 * values.get("predict_seconds_sum", 0) / rows}
 
 
-def measure(args, key_file: Path, key: str, max_batch_size: int) -> dict:
+def measure(args, key_file: Path, key: str, max_batch_size: int, delay_ms: float) -> dict:
     port = _free_port()
     cmd = [sys.executable, __file__, "--_serve", "--port", str(port), "--keys", str(key_file),
-           "--max-batch-size", str(max_batch_size), "--max-batch-delay-ms", str(args.max_batch_delay_ms),
+           "--max-batch-size", str(max_batch_size), "--max-batch-delay-ms", str(delay_ms),
            "--torch-threads", str(args.torch_threads)] + (["--run", args.run] if args.run else [])
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -265,28 +265,33 @@ def main() -> None:
         print(f"{args.clients} clients, {args.warmup_s:g}s warm-up + {args.measure_s:g}s measured per mode, "
               f"cpu_count={os.cpu_count()}, torch threads={args.torch_threads}, "
               f"model={'run ' + args.run if args.run else 'random mnist1d-cnn'}, load average {_load()}")
-        runs: dict[str, list[dict]] = {"batching off": [], "batching on": []}
-        sizes = {"batching off": 1, "batching on": args.max_batch_size}
+        # (label, max_batch_size, max_batch_delay_ms). "no delay" is Triton's default: batch only
+        # what queued up while the previous predict ran, never wait for a batch to fill.
+        modes = [("batching off", 1, args.max_batch_delay_ms), ("batching on", args.max_batch_size, args.max_batch_delay_ms),
+                 ("on, no delay", args.max_batch_size, 0.0)]
+        runs: dict[str, list[dict]] = {label: [] for label, _, _ in modes}
         for rep in range(args.repeats):
-            order = ["batching off", "batching on"][:: 1 if rep % 2 == 0 else -1]
-            for mode in order:
-                r = measure(args, key_file, key, sizes[mode])
-                runs[mode].append(r)
-                print(f"  [{rep + 1}/{args.repeats}] {mode:12s}: {r['req_s']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms  "
+            for label, size, delay in modes[:: 1 if rep % 2 == 0 else -1]:
+                r = measure(args, key_file, key, size, delay)
+                runs[label].append(r)
+                print(f"  [{rep + 1}/{args.repeats}] {label:12s}: {r['req_s']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms  "
                       f"p99 {r['p99_ms']:7.2f} ms  mean batch {r['mean_batch']:5.1f}  "
                       f"model {r['model_ms_per_row']:.3f} ms/row  errors {r['errors']}", flush=True)
-        med = {m: {k: statistics.median(r[k] for r in rs) for k in ("req_s", "p50_ms", "p99_ms", "mean_batch", "model_ms_per_row")}
-               for m, rs in runs.items()}
+        keys = ("req_s", "p50_ms", "p99_ms", "mean_batch", "model_ms_per_row")
+        med = {m: {k: statistics.median(r[k] for r in rs) for k in keys} for m, rs in runs.items()}
         print("median over repeats:")
-        for mode, r in med.items():
-            print(f"  {mode:12s} (max_batch_size={sizes[mode]:3d}): {r['req_s']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms  "
-                  f"p99 {r['p99_ms']:7.2f} ms  mean batch {r['mean_batch']:5.1f}  model {r['model_ms_per_row']:.3f} ms/row  "
-                  f"(server wall time per request: {1000 / r['req_s']:.3f} ms)")
+        for label, size, delay in modes:
+            r = med[label]
+            print(f"  {label:12s} (max_batch_size={size:3d}, delay {delay:g} ms): {r['req_s']:8.1f} req/s  "
+                  f"p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  mean batch {r['mean_batch']:5.1f}  "
+                  f"model {r['model_ms_per_row']:.3f} ms/row")
         print(f"load average at the end: {_load()} (other work on this machine skews every number above)")
-        on, off = med["batching on"], med["batching off"]
-        print(f"throughput ratio on/off: {on['req_s'] / off['req_s']:.2f}x   "
-              f"p50 latency ratio on/off: {on['p50_ms'] / off['p50_ms']:.2f}x   "
-              f"p99 latency ratio on/off: {on['p99_ms'] / off['p99_ms']:.2f}x")
+        off = med["batching off"]
+        for label in ("batching on", "on, no delay"):
+            on = med[label]
+            print(f"{label} / off: throughput {on['req_s'] / off['req_s']:.2f}x   "
+                  f"p50 latency {on['p50_ms'] / off['p50_ms']:.2f}x   p99 latency {on['p99_ms'] / off['p99_ms']:.2f}x   "
+                  f"model time per row {on['model_ms_per_row'] / max(off['model_ms_per_row'], 1e-9):.2f}x")
 
 
 if __name__ == "__main__":
