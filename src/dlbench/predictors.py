@@ -5,8 +5,10 @@ training (`LoadedRun.preprocessor`). One predictor class per kind of input:
 
 - array runs (digits, MNIST-1D, npz): input `input` FP32 [-1, *input_shape] of raw values;
 - tabular runs (csv): one input per column, FP64 for numeric and BYTES for categorical columns, each [-1];
-- image runs: input `image` UINT8 [-1, H, W] (grayscale) or [-1, H, W, 3] (RGB) at the trained size.
-Classifiers answer `probabilities` FP32 [-1, classes] and `label` BYTES [-1]; regressors `prediction`.
+- image runs: input `image` UINT8 [-1, H, W] (grayscale) or [-1, H, W, 3] (RGB) at the trained size;
+- text runs: input `text` BYTES [-1] (UTF-8 strings), tokenized with the run's own tokenizer.
+Classifiers answer `probabilities` FP32 [-1, classes] and `label` BYTES [-1]; regressors `prediction`;
+translators `translation` BYTES [-1] (request parameter `beam` picks the beam size).
 Other families (translation, generators) register a loader in `FAMILY_LOADERS`.
 """
 from __future__ import annotations
@@ -39,6 +41,8 @@ class RunPredictor:
         if self.kind == "image":
             h, w = pre.size
             return [TensorSpec("image", "UINT8", (-1, h, w) if pre.channels == 1 else (-1, h, w, 3))]
+        if self.kind == "text":
+            return [TensorSpec("text", "BYTES", (-1,))]
         return [TensorSpec("input", "FP32", (-1, *self.run.spec.input_shape))]
 
     def outputs(self) -> list[TensorSpec]:
@@ -57,16 +61,52 @@ class RunPredictor:
         if self.kind == "image":
             x = inputs["image"].astype(np.float32) / 255.0
             return x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
+        if self.kind == "text":
+            return pre.transform([_text(v) for v in inputs["text"]])
         return pre.transform(inputs["input"])
 
     def predict(self, inputs: dict[str, np.ndarray], parameters: dict) -> dict[str, np.ndarray]:
         x = self.model_inputs(inputs)
-        preds = self.run.predict_arrays(np.ascontiguousarray(x, dtype=np.float32))
+        if self.kind == "text":  # token ids stay integers
+            import torch
+
+            with torch.no_grad():
+                out = self.run.model(torch.from_numpy(x).to(self.run.device))
+            preds = self.run.task.predictions(out)
+        else:
+            preds = self.run.predict_arrays(np.ascontiguousarray(x, dtype=np.float32))
         if "label" in preds:
             names = self.run.spec.class_names or [str(i) for i in range(self.run.spec.num_classes)]
             labels = np.array([names[i] for i in preds["label"]], dtype=object)
             return {"probabilities": preds["probabilities"].astype(np.float32), "label": labels}
         return {"prediction": preds["prediction"].astype(np.float32)}
+
+
+def _text(v) -> str:
+    if isinstance(v, bytes):
+        try:
+            return v.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UserError("text inputs must be UTF-8") from None
+    return str(v)
+
+
+class TranslationPredictor(RunPredictor):
+    """Source sentences in, translations out (greedy, or beam search with parameters.beam)."""
+
+    def outputs(self) -> list[TensorSpec]:
+        return [TensorSpec("translation", "BYTES", (-1,))]
+
+    def predict(self, inputs: dict[str, np.ndarray], parameters: dict) -> dict[str, np.ndarray]:
+        beam = parameters.get("beam")
+        if beam is not None and (not isinstance(beam, int) or isinstance(beam, bool) or not 1 <= beam <= 64):
+            raise UserError("parameter 'beam' must be an integer from 1 to 64")
+        ids = self.model_inputs(inputs)
+        out = self.run.task.translate(self.run.model, ids, self.run.device, beam=beam)
+        return {"translation": np.array(out, dtype=object)}
+
+
+FAMILY_LOADERS["seq2seq"] = TranslationPredictor
 
 
 def load_predictor(run_dir: str | Path, name: str | None = None, version: str = "1", device: str | None = None):
