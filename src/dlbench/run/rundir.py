@@ -25,7 +25,7 @@ def new_run_dir(run_dir: str | Path | None, name: str, root: str | Path = "runs"
         p = Path(run_dir)
         if p.exists() and (not p.is_dir() or any(p.iterdir())):
             raise UserError(f"run directory {p} already exists",
-                            "use --resume to continue it, or choose another --run-dir (runs are never overwritten)")
+                            "use --resume to continue it, or choose another --run-dir; runs are never overwritten")
         p.mkdir(parents=True, exist_ok=True)
         return p
     stamp = time.strftime("%Y%m%d-%H%M%S")
