@@ -55,3 +55,19 @@ def test_unknown_kind():
 
     with pytest.raises(UserError, match="preprocessing kind 'audio'"):
         raw_inputs({"kind": "audio"}, Split(torch.zeros(2, 3), torch.zeros(2)), Pred())
+
+
+def test_direct_path_answers_as_the_predictor(trained_run):
+    """The GPU fast path (pinned staging buffer, one forward pass) gives predict()'s outputs; forced on CPU."""
+    from dlbench.bench.infer.backends import InProcess
+    from dlbench.bench.infer.samples import load_samples
+    from dlbench.predictors import load_predictor
+
+    p = load_predictor(trained_run, device="cpu")
+    samples = load_samples(trained_run, p)
+    backend = InProcess(p, samples)
+    idx = np.arange(min(40, samples.n))
+    direct = backend._infer_direct(samples.request(idx))
+    plain = p.predict(samples.request(idx), {})
+    np.testing.assert_allclose(direct["probabilities"], plain["probabilities"], rtol=1e-6, atol=1e-7)
+    assert list(direct["label"]) == list(plain["label"])

@@ -67,12 +67,12 @@ def print_result(d: dict) -> None:
     t.add_column("value", justify="right")
     if d["mode"] == "performance":
         t.add_row(f"[bold]{d['metric']}[/bold]", "-" if d["value"] is None else f"[bold]{d['value']:.4g} {d['unit']}[/bold]")
-    if d["samples_per_s"]:
+    if d["samples_per_s"] and d["unit"] != "samples/s":
         t.add_row("samples/s" + (" (1 / mean latency)" if d["scenario"] in ("single-stream", "multi-stream") else ""),
                   f"{d['samples_per_s']:.0f}")
     lat = d["latency_ms"]
     for k in ("mean", "p50", "p90", "p99"):
-        if k in lat:
+        if k in lat and not (k == "p90" and d["scenario"] == "single-stream"):  # p90 is the headline there
             t.add_row(f"{k} latency", ms(lat[k]))
     if d["latency_bound_ms"]:
         t.add_row("p99 bound", ms(d["latency_bound_ms"]))

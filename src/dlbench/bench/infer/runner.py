@@ -216,9 +216,8 @@ def run_infer(run_dir: str | Path, o: InferOptions) -> dict:
     from dlbench.bench.infer.backends import InProcess
     from dlbench.bench.infer.http_backend import Http, read_api_key
     from dlbench.bench.infer.samples import load_samples
-    from dlbench.predictors import load_predictor
 
-    predictor = load_predictor(run_dir, device=o.device)
+    predictor = _predictor(run_dir, o.device)
     samples = load_samples(run_dir, predictor)
     if o.accuracy and not samples.scored:
         samples.score({})  # raises: what accuracy mode cannot do for this family
@@ -278,6 +277,20 @@ def run_infer(run_dir: str | Path, o: InferOptions) -> dict:
     return doc
 
 
+def _predictor(run_dir: Path, device: str | None):
+    """The run as the server serves it (predictors.load_predictor), or one line on why it cannot be."""
+    from dlbench.predictors import FAMILY_LOADERS, load_predictor
+    from dlbench.tasks.generation import is_gan_run
+
+    if is_gan_run(run_dir) and "generation" not in FAMILY_LOADERS:
+        raise UserError(f"{run_dir}: generators are not served by this dlbench yet (no 'generation' predictor)",
+                        "bench infer measures models the server can serve")
+    try:
+        return load_predictor(run_dir, device=device)
+    except KeyError as e:  # a task without a server predictor
+        raise UserError(f"{run_dir}: this model's task has no server predictor ({e})") from None
+
+
 def _document(run_dir, model, o, scenario, name, backend, samples, rows, workers, expected, result, trials, logdir):
     s = result["summary"]
     lat = s["latency_ms"]
@@ -306,7 +319,7 @@ def _document(run_dir, model, o, scenario, name, backend, samples, rows, workers
                                                   "completed_qps": t["summary"]["headline"]} for t in trials],
         "settings": asdict(o) | {"sweep": list(o.sweep)},
     }
-    if not o.full:
+    if not o.full and not o.accuracy:
         doc["note"] = (f"short run: {o.duration_s:g} s per LoadGen test, below LoadGen's minimum duration of "
                        f"{min_full_s:g} s; figures are indicative, measure with --full")
     return doc
