@@ -78,6 +78,9 @@ def test_sizing_advice_and_compare_beside_training(run_cli, trained_run, tmp_pat
     assert inf["model"] == trained_run.name and inf["scenario"] == "offline" and inf["backend"] == "in-process"
     code, stdout, _ = run_cli("bench", "compare", out)
     assert code == 0 and "Time to train" in stdout and "Inference (MLPerf LoadGen)" in stdout
+    # the compliance checker's walk skips LoadGen folders instead of calling them foreign
+    code, _, err = run_cli("bench", "check", out)
+    assert code == 2 and "no result files" in err
 
 
 @pytest.mark.parametrize("args,message", [

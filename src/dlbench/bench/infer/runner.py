@@ -41,8 +41,8 @@ class InferOptions:
     target_qps: float | None = None
     latency_bound_ms: float = 10.0
     batch_size: int = 256
-    http_batch: int = 32
-    concurrency: int = 16
+    http_batch: int = 256
+    concurrency: int | None = None  # HTTP requests in flight; None: 4 for Offline, 32 for Server
     http_encoding: str = "auto"
     search_steps: int = 6
     device: str | None = None
@@ -64,6 +64,10 @@ def _check(run_dir: Path, o: InferOptions) -> str:
     for name, v in (("--duration", o.duration_s), ("--latency-bound-ms", o.latency_bound_ms)):
         if not v > 0:
             raise UserError(f"{name} must be positive (got {v:g})")
+    if o.concurrency is None:
+        # Offline sends big requests: a few in flight keep the server busy without thrashing 2 cores.
+        # Server sends one sample per request: at rate r and latency L, r * L are in flight at once.
+        o.concurrency = 4 if scenario == "Offline" else 32
     for name, v in (("--batch-size", o.batch_size), ("--http-batch", o.http_batch), ("--concurrency", o.concurrency),
                     ("--search-steps", o.search_steps)):
         if v < 1:
