@@ -191,9 +191,10 @@ def configs_copy(name: str, dest: str = typer.Argument(..., help="Where to write
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from dlbench.plugins import register_commands
+    from dlbench.plugins import register_commands, rewrite_argv
 
     register_commands(app)
+    sys.argv = rewrite_argv(sys.argv)
     try:
         app(standalone_mode=False)
     except UserError as e:

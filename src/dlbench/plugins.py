@@ -16,7 +16,16 @@ GROUPS = [
     ("dlbench.report.cli", "report", "report", False),
     ("dlbench.recommend", "recommend_command", "recommend", False),
     ("dlbench.generate_cli", "generate_command", "generate", False),
+    ("dlbench.serve.cli", "serve_app", "serve", True),
+    ("dlbench.export", "export_command", "export", False),
 ]
+
+
+def rewrite_argv(argv: list[str]) -> list[str]:
+    """`dlbench serve RUN...` is short for `dlbench serve run RUN...` (`serve keys ...` stays a group)."""
+    if len(argv) > 2 and argv[1] == "serve" and argv[2] not in ("run", "keys", "--help", "-h"):
+        return [*argv[:2], "run", *argv[2:]]
+    return argv
 
 
 def register_commands(app) -> None:

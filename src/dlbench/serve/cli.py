@@ -1,6 +1,6 @@
 """`dlbench serve ...`: a Typer group for plugins.GROUPS, thin over server.py and auth.py.
 
-    dlbench serve run runs/mnist1d-cnn                       # name = the run directory's name, version 1
+    dlbench serve runs/mnist1d-cnn                           # = `serve run ...`; name = the run directory's name
     dlbench serve run cnn:1=runs/old cnn:2=runs/new           # two versions side by side
     dlbench serve keys add --name ci | keys list | keys revoke ci
 """
@@ -20,7 +20,7 @@ keys_app = typer.Typer(help="Manage the API keys of the inference server.", no_a
 serve_app.add_typer(keys_app, name="keys")
 
 KeysFile = typer.Option(
-    None, "--keys-file", help="Keys file (default: $DLBENCH_API_KEYS or ~/.config/dlbench/api_keys.json)."
+    None, "--api-keys", "--keys-file", help="Keys file (default: $DLBENCH_API_KEYS or ~/.config/dlbench/api_keys.json)."
 )
 
 
