@@ -243,7 +243,7 @@ def profile(config: str = typer.Argument(..., help="A config YAML, or the name o
                  ("  waiting for data", f"{m['data_ms']:.2f} ms"), ("  compute", f"{m['compute_ms']:.2f} ms"),
                  ("data-stall fraction", f"{m['data_stall']:.1%}"),
                  ("loader busy (CPU)", "-" if m["loader_busy"] is None else f"{m['loader_busy']:.0%}"),
-                 ("loader workers", str(m["num_workers"]) + ("" if m["lazy_data"] else " (data in memory)")),
+                 ("loader workers", str(m["num_workers"]) if m["lazy_data"] else "none needed (data on the device)"),
                  ("CPU utilisation (machine)", f"{m['cpu_system']:.0%} of {m['cpu_count']} threads"),
                  ("peak host memory (RSS)", mem(m["peak_rss_bytes"])),
                  ("peak device memory", mem(m["peak_device_bytes"]) + (

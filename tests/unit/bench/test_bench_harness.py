@@ -39,6 +39,7 @@ def test_first_eval_meeting_the_target_stops_the_clock(tiny_cfg, tmp_path):
     assert k.index("init_start") < k.index("init_stop") < k.index("run_start") < k.index("eval_start")
     assert k[-1] == "run_stop" and k.count("eval_accuracy") == 1
     assert 0 < r.time_to_train_s < 5 and r.init_s > 0
+    assert r.train_samples_per_s >= r.samples_per_s > 0  # training-only throughput leaves the evaluation out
     assert res.score["n_runs"] == 1 and not res.official  # custom: open division
 
 
@@ -58,6 +59,7 @@ def test_slow_evaluation_counts_slow_init_does_not(tiny_cfg, tmp_path, monkeypat
         m.setattr(ClassificationTask, "evaluate", slow_eval)
         slow = bench_once(tiny_cfg, tmp_path / "eval").runs[0]
     assert slow.time_to_train_s - base >= 0.35  # the one evaluation in the clock is billed
+    assert slow.samples_per_s < slow.train_samples_per_s / 2
 
     real_prepare = dlbench.api.prepare
 

@@ -16,6 +16,28 @@ def test_suite_ships_the_five_benchmarks_and_is_the_rules_source():
         assert b.version and b.min_runs >= 5 and b.max_steps > b.eval_every
 
 
+def test_every_available_reference_config_resolves_to_its_definition():
+    from dlbench.api import _as_config
+    from dlbench.bench.suite import optimizer_facts
+
+    for b in suite().values():
+        if b.unavailable():
+            continue
+        cfg = _as_config(b.config, b.reference_overrides())
+        assert optimizer_facts(cfg)["opt_name"] == b.optimizer, b.name
+        assert (cfg.train.batch_size, cfg.train.eval_every, cfg.model.name) == (
+            b.global_batch_size, b.eval_every, b.family), b.name
+
+
+def test_unknown_family_is_refused_before_anything_is_written(tmp_path):
+    from dlbench.bench.harness import run_benchmark
+
+    b = get_benchmark("digits-cnn").model_copy(update={"family": "quantum"})
+    with pytest.raises(UserError, match="'quantum' model family"):
+        run_benchmark(b, 1, out=tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()
+
+
 def test_reference_config_builds_with_the_benchmark_settings():
     from dlbench.api import _as_config
 
