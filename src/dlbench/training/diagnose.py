@@ -4,8 +4,19 @@ from __future__ import annotations
 LOWER_IS_BETTER = ("loss", "mse", "rmse", "mae")
 
 
-def diagnose(evals: list[dict], task: str) -> dict:
-    """evals: metrics.jsonl eval records ({"step", "train.loss", "val.loss", "train.<m>", "val.<m>"})."""
+def diagnose(evals: list[dict], task: str, kept_step: int | None = None) -> dict:
+    """evals: metrics.jsonl eval records ({"step", "train.loss", "val.loss", "train.<m>", "val.<m>"}).
+
+    kept_step: the step whose weights the run kept (train.keep_best), named in an overfitting verdict.
+    """
+    d = _diagnose(evals, task)
+    if d["verdict"] == "overfitting" and kept_step is not None and evals and kept_step < evals[-1]["step"]:
+        d["reason"] += f"; the saved model has the weights of the best validation step {kept_step}"
+        d["evidence"]["kept_step"] = kept_step
+    return d
+
+
+def _diagnose(evals: list[dict], task: str) -> dict:
     if len(evals) < 2:
         return {"verdict": "unknown", "reason": "fewer than two evaluations; evaluate more often (train.eval_every)",
                 "evidence": {}}
@@ -23,7 +34,8 @@ def diagnose(evals: list[dict], task: str) -> dict:
     if va_loss and best_i < len(va_loss) - 1:
         rise = (va_loss[-1] - va_loss[best_i]) / max(abs(va_loss[best_i]), 1e-12)
         tr_fall = tr_loss[best_i] - tr_loss[-1] if len(tr_loss) == len(va_loss) else 0.0
-        if rise > 0.10 and tr_fall > 0:
+        # relative and absolute: a loss of 0.005 that becomes 0.006 is noise, not overfitting
+        if rise > 0.10 and va_loss[-1] - va_loss[best_i] > 0.01 and tr_fall > 0:
             ev["val_loss_rise_since_best"] = rise
             return {"verdict": "overfitting",
                     "reason": (f"validation loss rose {rise:.0%} above its minimum {va_loss[best_i]:.4g} "

@@ -36,3 +36,11 @@ def test_good_fit():
 def test_regression_uses_r2():
     evals = [{"step": i, "train.loss": 1 / i, "val.loss": 1 / i, "train.r2": .9, "val.r2": .85} for i in (1, 2, 3)]
     assert diagnose(evals, "regression")["verdict"] == "good fit"
+
+
+def test_tiny_absolute_rise_is_not_overfitting_and_kept_step_is_named():
+    evals = [ev(1, .5, .5, .9, .9), ev(2, .01, .005, 1.0, 1.0), ev(3, .001, .006, 1.0, 1.0)]
+    assert diagnose(evals, "classification")["verdict"] == "good fit"
+    evals = [ev(1, 1.0, 1.0, .6, .6), ev(2, .5, .6, .8, .78), ev(3, .2, .7, .95, .8), ev(4, .05, .9, .99, .8)]
+    d = diagnose(evals, "classification", kept_step=2)
+    assert "weights of the best validation step 2" in d["reason"] and d["evidence"]["kept_step"] == 2
