@@ -2,12 +2,13 @@
 
 Each benchmark has one rules file in `rules/<benchmark>.yaml`, in the compliance
 checker's own YAML language (KEY/REQ/CHECK/ATLEAST_ONE_CHECK/POST, BEGIN/END). The files
-are the checked-in output of `render_rules` over `DEFINITIONS`; a unit test keeps the
-two equal, so a definition and its rules cannot drift. Re-render after changing a
-definition with `python -m dlbench.bench.check`.
+are the checked-in output of `render_rules` over `DEFINITIONS` (a view of the benchmark
+suite, `suite/*.yaml`); a unit test keeps the two equal, so a definition and its rules
+cannot drift. Re-render after changing a definition with `python -m dlbench.bench.check`.
 
 The checker `exec`s rule files as Python, so only the shipped files are ever passed to
-it: callers name a benchmark, never a path.
+it: callers name a benchmark, never a path. A custom (open-division) benchmark's rules are
+rendered from its validated definition into a private temporary file.
 
 The checker is run as a subprocess (`python -m mlperf_logging.compliance_checker`)
 because it keeps module-global state (its queue of enqueued configs) and configures the
