@@ -59,7 +59,7 @@ def save_samples_png(path: str | Path, samples: np.ndarray, labels: np.ndarray |
     else:
         rows, cols = grid_shape(len(samples), labels)
         fig = (_images if samples.ndim == 4 else _signals)(plt, samples, rows, cols)
-        if labels is not None and rows > 1:
+        if labels is not None and len(np.unique(labels)) > 1:
             ax = fig.axes[0]
             step = ax.get_ylim()[0] / rows  # y grows downwards for images, offsets grow upwards for signals
             ax.set_yticks([(r + 0.5) * step for r in range(rows)])
