@@ -155,7 +155,7 @@ def fit_gan(cfg, gan, bundle, ref, run, device, *, resume=False, progress=None, 
             state = restored
             best_weights = _load_best(run, state)
             log.info("resumed from step %d", state["step"])
-        run.truncate_metrics(state["step"])
+        run.truncate_metrics(state["step"] if restored is not None else -1)  # no checkpoint: start the log afresh
     batches = TrainBatches(bundle.train, tc.batch_size, tc.seed, device, num_workers=tc.num_workers,
                            position=state["position"])
     evals = [r for r in run.read_metrics() if r.get("kind") == "eval"] if resume else []
