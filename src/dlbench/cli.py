@@ -196,7 +196,9 @@ def main() -> None:
     register_commands(app)
     sys.argv = rewrite_argv(sys.argv)
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)  # typer.Exit(n) comes back as the return value here
+        if isinstance(rc, int) and not isinstance(rc, bool) and rc:
+            sys.exit(rc)
     except UserError as e:
         err.print(f"[red]error:[/red] {e.line()}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -149,3 +149,15 @@ def test_image_folder_run_and_predict_on_a_folder(run_cli, write_yaml, tmp_path)
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "input,label,prob_cats,prob_dogs" and len(lines) == 11
+
+
+def test_typer_exit_codes_propagate(run_cli):
+    import typer
+
+    from dlbench import cli
+
+    @cli.app.command("zz-exit-test", hidden=True)
+    def _zz():
+        raise typer.Exit(3)
+
+    assert run_cli("zz-exit-test")[0] == 3
