@@ -35,6 +35,7 @@ def test_offline_over_http(run_cli, trained_run, server, tmp_path, encoding):
     assert code == (0 if doc["valid"] else 1), err
     assert doc["backend"] == "http" and encoding in doc["backend_detail"].lower() and doc["failed_samples"] == 0
     assert doc["value"] > 0 and doc["mean_batch"] == pytest.approx(16, abs=1)
+    assert doc["server_mean_batch"] >= 1  # read from the server's /metrics: what its dynamic batching formed
     assert (tmp_path / "ci" / trained_run.name / "offline" / "mlperf_log_summary.txt").is_file()
 
 
@@ -43,6 +44,7 @@ def test_server_scenario_over_http(run_cli, trained_run, server, tmp_path):
                            "--latency-bound-ms", "500", "--search-steps", "1", "--concurrency", "8")
     assert code in (0, 1), err
     assert doc["search"][0]["target_qps"] == 300 and doc["rows_per_call"] == 1 and doc["workers"] == 8
+    assert doc["search"][0]["server_mean_batch"] >= 1
     assert doc["valid"] or doc["reasons"]
 
 

@@ -77,11 +77,15 @@ def print_result(d: dict) -> None:
             t.add_row(f"{k} latency", ms(lat[k]))
     if d["latency_bound_ms"]:
         t.add_row("p99 bound", ms(d["latency_bound_ms"]))
-    t.add_row("samples per call (mean)", f"{d['mean_batch']:.1f}")
+    t.add_row("samples per call (mean)" if d["backend"] != "http" else "samples per request (mean)",
+              f"{d['mean_batch']:.1f}")
+    if d.get("server_mean_batch"):
+        t.add_row("server batch (mean rows per predict)", f"{d['server_mean_batch']:.1f}")
     out.print(t)
     for s in d.get("search", []):
+        batch = s["server_mean_batch"] or s["mean_batch"]
         out.print(f"  search: {s['target_qps']:.4g} QPS -> {'VALID' if s['valid'] else 'INVALID'}"
-                  f" (p99 {ms(s['p99_ms'])}, mean batch {s['mean_batch']:.1f})")
+                  f" (p99 {ms(s['p99_ms'])}, mean batch {batch:.1f})")
     acc = d.get("accuracy")
     if acc:
         shown = ", ".join(f"{k} {v:.6g}" for k, v in acc["metrics"].items() if isinstance(v, float))

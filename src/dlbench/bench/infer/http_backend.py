@@ -11,6 +11,7 @@ load_samples_to_ram), outside the timed region, as a client holding its payloads
 from __future__ import annotations
 
 import json
+import re
 import struct
 
 import numpy as np
@@ -191,6 +192,23 @@ class Http:
                 a = np.asarray(o["data"], dtype=np.float64 if dt.startswith("FP") else DATATYPES[dt])
                 out[o["name"]] = a.astype(DATATYPES[dt], copy=False).reshape(shape)
         return out
+
+    def batch_stats(self) -> tuple[float, float] | None:
+        """(rows, predict calls) the server has run for this model so far, from its Prometheus /metrics:
+        the difference over a test is the batch size its dynamic batching formed."""
+        import httpx
+
+        try:
+            text = self.client.get("/metrics").text
+        except httpx.HTTPError:
+            return None
+        got = {}
+        for part in ("sum", "count"):
+            m = re.search(rf'^dlbench_batch_size_{part}{{model="{re.escape(self.model)}"}} (\S+)$', text, re.M)
+            if not m:
+                return None
+            got[part] = float(m.group(1))
+        return got["sum"], got["count"]
 
     def close(self) -> None:
         self.client.close()

@@ -150,6 +150,8 @@ def _more_queries(s: dict) -> int | None:
 
 
 def _trial(sut, plan: Plan, model: str, outdir: Path) -> dict:
+    stats = getattr(sut.backend, "batch_stats", lambda: None)
+    before = stats()
     outcome = run_test(sut, plan, model, outdir)
     s = read_summary(outdir / "mlperf_log_summary.txt")
     need = _more_queries(s)
@@ -169,8 +171,11 @@ def _trial(sut, plan: Plan, model: str, outdir: Path) -> dict:
     if outcome.failed:
         top = ", ".join(f"{k} (x{v})" for k, v in outcome.failures.most_common(2))
         reasons.append(f"{outcome.failed} samples failed: {top}")
+    after = stats() if before else None
+    server_batch = (after[0] - before[0]) / (after[1] - before[1]) if after and after[1] > before[1] else None
     return {"summary": s, "valid": bool(s["valid"]) and not outcome.failed, "reasons": reasons,
             "target_qps": plan.target_qps or None, "mean_batch": outcome.mean_batch, "calls": outcome.calls,
+            "server_mean_batch": server_batch,
             "failed": outcome.failed, "wall_s": outcome.wall_s, "dir": str(outdir)}
 
 
@@ -190,6 +195,15 @@ def search_server(sut, plan: Plan, model: str, folder: Path, start: float, upper
             lo, best = q, t
         else:
             hi = q
+            last = trials[-2:]
+            p99s = [x["summary"]["latency_ms"].get("p99") or 0 for x in last]
+            if not lo and len(last) == 2 and not any(_overloaded(x) for x in last) and p99s[1] >= 0.7 * p99s[0] \
+                    and p99s[1] > plan.latency_bound_s * 1e3:
+                # Not overloaded, and halving the load did not bring p99 down: requests are slow even
+                # alone, so no lower rate can meet the bound, and each lower rate only takes longer to test.
+                t["reasons"].append(f"p99 stays at {p99s[1]:.3g} ms even at {q:.4g} QPS: one request alone takes "
+                                    f"longer than the bound allows")
+                break
         if hi is None:
             if q >= upper * 1.25:
                 break  # VALID at more than the back end's measured throughput: nothing higher to find
@@ -199,6 +213,13 @@ def search_server(sut, plan: Plan, model: str, folder: Path, start: float, upper
             if lo and (hi - lo) / hi < 0.05:
                 break
     return best, trials
+
+
+def _overloaded(t: dict) -> bool:
+    """The back end fell behind the schedule: it completed clearly fewer queries per second than arrived."""
+    v = t["summary"]["values"]
+    done, scheduled = v.get("Completed samples per second"), v.get("Scheduled samples per second")
+    return isinstance(done, float) and isinstance(scheduled, float) and done < 0.95 * scheduled
 
 
 def _copy_logs(src: Path, dst: Path) -> None:
@@ -251,7 +272,9 @@ def run_infer(run_dir: str | Path, o: InferOptions) -> dict:
             if best is None:
                 result = {**result, "reasons": result["reasons"] + [
                     f"no target QPS met the p99 bound of {o.latency_bound_ms:g} ms (lowest tried: "
-                    f"{min(t['target_qps'] for t in trials):.4g})"]}
+                    f"{min(t['target_qps'] for t in trials):.4g})"
+                    + ("; over HTTP a lone request also waits the server's batching delay (serve's "
+                       "max_batch_delay_ms)" if backend.kind == "http" else "")]}
         else:
             qps = o.target_qps or expected / 2
             result = _trial(sut, replace(plan, target_qps=qps), model, logdir)
@@ -316,9 +339,11 @@ def _document(run_dir, model, o, scenario, name, backend, samples, rows, workers
         "metric": figure[0], "value": figure[1], "unit": figure[2], "samples_per_s": sps,
         "latency_ms": lat, "latency_bound_ms": o.latency_bound_ms if scenario == "Server" else None,
         "target_qps": result.get("target_qps"), "rows_per_call": rows, "workers": workers,
-        "mean_batch": result["mean_batch"], "failed_samples": result["failed"], "calibration": expected,
+        "mean_batch": result["mean_batch"], "server_mean_batch": result.get("server_mean_batch"),
+        "failed_samples": result["failed"], "calibration": expected,
         "duration_s": o.duration_s if not o.full else min_full_s, "wall_s": result["wall_s"],
-        "results_dir": str(logdir), "search": [{k: t[k] for k in ("target_qps", "valid", "reasons", "mean_batch", "dir")}
+        "results_dir": str(logdir), "search": [{k: t[k] for k in ("target_qps", "valid", "reasons", "mean_batch",
+                                                                  "server_mean_batch", "dir")}
                                                | {"p99_ms": t["summary"]["latency_ms"].get("p99"),
                                                   "completed_qps": t["summary"]["headline"]} for t in trials],
         "settings": asdict(o) | {"sweep": list(o.sweep)},

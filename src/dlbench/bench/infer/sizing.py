@@ -24,7 +24,7 @@ import numpy as np
 HEADROOM = 0.7
 
 
-def sweep(predictor, samples, sizes, seconds: float = 0.15) -> list[dict]:
+def sweep(predictor, samples, sizes, seconds: float = 0.3) -> list[dict]:
     """Per batch size: median and worst call time, samples/s and cost per sample, in this process."""
     from dlbench.bench.infer.backends import InProcess
 
@@ -97,14 +97,20 @@ def advise(run_dir, predictor, samples, doc: dict, o) -> dict:
         c = cost[next(iter(cost))]
         msgs.append(f"per sample on {next(iter(cost))}: {c['us_per_sample']:.2f} us at batch {c['batch']} "
                     f"({c['single_sample_ms']:.3f} ms for a lone sample); no GPU here to compare with")
-    measured = doc["scenario"] == "server" and doc["valid"] and doc["value"]
-    per_replica = float(doc["value"]) if measured else (HEADROOM * best["samples_per_s"] if best else None)
+    server = doc["scenario"] == "server"
+    if server:  # the measured rate of this back end, in-process or over HTTP, is what a replica does
+        per_replica = float(doc["value"]) if doc["valid"] and doc["value"] else None
+    else:  # an in-process estimate
+        per_replica = HEADROOM * best["samples_per_s"] if best else None
     replicas = None
     if o.target_qps and per_replica:
         replicas = max(1, math.ceil(o.target_qps / per_replica))
-        src = "the Server search" if measured else "the sweep, x0.7 headroom; measure with --scenario server"
+        src = "the Server search" if server else "the in-process sweep, x0.7 headroom; measure with --scenario server"
         msgs.append(f"{o.target_qps:g} QPS at p99 <= {bound_ms:g} ms needs {replicas} replica(s) of "
                     f"{per_replica:.0f} QPS each ({src})")
+    elif o.target_qps:
+        msgs.append(f"replicas for {o.target_qps:g} QPS: none can be sized, no rate met the {bound_ms:g} ms bound; "
+                    f"replicas add throughput, not lower latency")
     return {"kind": kind, "best_batch": best["batch"] if best else None, "peak_batch": peak["batch"],
             "per_sample": cost, "per_replica_qps": per_replica, "replicas": replicas,
             "target_qps": o.target_qps, "sweep": sweeps, "messages": msgs}
