@@ -8,7 +8,9 @@ training (`LoadedRun.preprocessor`). One predictor class per kind of input:
 - image runs: input `image` UINT8 [-1, H, W] (grayscale) or [-1, H, W, 3] (RGB) at the trained size;
 - text runs: input `text` BYTES [-1] (UTF-8 strings), tokenized with the run's own tokenizer.
 Classifiers answer `probabilities` FP32 [-1, classes] and `label` BYTES [-1]; regressors `prediction`;
-translators `translation` BYTES [-1] (request parameter `beam` picks the beam size).
+translators `translation` BYTES [-1] (request parameter `beam` picks the beam size);
+generators (not batchable) take `count` INT64 [1], optional `labels` BYTES [-1] (class names, one per sample)
+and `seed` INT64 [1], and answer `samples` FP32 [-1, *sample_shape] in the data's units (and `labels`).
 Other families (translation, generators) register a loader in `FAMILY_LOADERS`.
 """
 from __future__ import annotations
@@ -109,10 +111,60 @@ class TranslationPredictor(RunPredictor):
 FAMILY_LOADERS["seq2seq"] = TranslationPredictor
 
 
+class GeneratorPredictor:
+    """A GAN run: a count (and labels, seed) in, samples out. One request at a time: no batching."""
+    platform = "pytorch"
+    batchable = False
+    MAX_COUNT = 4096
+
+    def __init__(self, run_dir, name: str, version: str, device: str | None):
+        from dlbench.tasks.generation import load_generator
+
+        self.gen, self.name, self.version = load_generator(run_dir, device), name, version
+        self.shape = tuple(self.gen.spec.input_shape)
+
+    def inputs(self) -> list[TensorSpec]:
+        specs = [TensorSpec("count", "INT64", (1,)), TensorSpec("seed", "INT64", (1,), optional=True)]
+        if self.gen.gan.conditional:
+            specs.append(TensorSpec("labels", "BYTES", (-1,), optional=True))
+        return specs
+
+    def outputs(self) -> list[TensorSpec]:
+        out = [TensorSpec("samples", "FP32", (-1, *self.shape))]
+        return out + ([TensorSpec("labels", "BYTES", (-1,))] if self.gen.gan.conditional else [])
+
+    def predict(self, inputs: dict[str, np.ndarray], parameters: dict) -> dict[str, np.ndarray]:
+        import torch
+
+        from dlbench.generate_cli import to_data_units
+
+        n = int(inputs["count"][0])
+        if not 1 <= n <= self.MAX_COUNT:
+            raise UserError(f"count must be from 1 to {self.MAX_COUNT} (got {n})")
+        seed = int(inputs["seed"][0]) if "seed" in inputs else 0
+        names = self.gen.spec.class_names or [str(i) for i in range(self.gen.spec.num_classes or 0)]
+        if "labels" in inputs:
+            labels = [self.gen.label_index(_text(v)) for v in inputs["labels"]]
+            if len(labels) != n:
+                raise UserError(f"labels has {len(labels)} entries for count {n}; give one label per sample")
+            x = self.gen.gan.sample(n, torch.tensor(labels), generator=torch.Generator().manual_seed(seed)).cpu()
+            y = torch.tensor(labels)
+        else:
+            x, y = self.gen.sample(n, None, seed)
+        out = {"samples": to_data_units(self.gen.preprocessing, x.numpy()).astype(np.float32)}
+        if y is not None:
+            out["labels"] = np.array([names[i] for i in y.tolist()], dtype=object)
+        return out
+
+
 def load_predictor(run_dir: str | Path, name: str | None = None, version: str = "1", device: str | None = None):
     """A verified, loaded run directory ready to serve (the sha256 of its weights is checked)."""
-    run = load_run(run_dir, device=device)
+    from dlbench.tasks.generation import is_gan_run
+
     name = name or Path(run_dir).resolve().name
+    if is_gan_run(run_dir):
+        return GeneratorPredictor(run_dir, name, version, device)
+    run = load_run(run_dir, device=device)
     if run.spec.task in FAMILY_LOADERS:
         return FAMILY_LOADERS[run.spec.task](run, name, version)
     if run.spec.task not in ("classification", "regression"):
