@@ -133,7 +133,8 @@ def inference_table(rows: list[dict]):
             result = ", ".join(f"{k} {v:.4g}" for k, v in r["accuracy"].items() if isinstance(v, float))[:40] or "-"
         else:
             result = "-" if r["value"] is None else f"{r['value']:.4g} {r['unit']}"
-        verdict = ("VALID" if r["valid"] else "INVALID") + ("" if r["full"] else " (short run)")
+        short = not r["full"] and r["mode"] == "performance"
+        verdict = ("VALID" if r["valid"] else "INVALID") + (" (short run)" if short else "")
         t.add_row(r["model"], r["system"], r["scenario"], f"{r['backend']} ({r['device']})", r["mode"], result,
                   "-" if r["samples_per_s"] is None else f"{r['samples_per_s']:.0f}",
                   "-" if r["p99_latency_ms"] is None else f"{r['p99_latency_ms']:.3f}", verdict)
