@@ -1,6 +1,6 @@
 """dlbench's training loop vs a hand-written PyTorch loop on the same data, in one process.
 
-    .venv/bin/python bench/overhead.py [--steps 2000] [--repeats 3]
+    .venv/bin/python bench/overhead.py [--steps 2000] [--repeats 3] [--threads N]
 
 Both train the mnist1d-cnn reference model (batch 100) from the same initial weights on the same
 device-resident data with AdamW, and evaluate once on validation at the end. dlbench also logs
@@ -48,7 +48,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     over = [f"train.steps={args.steps}", "train.batch_size=100", f"train.eval_every={args.steps}",
             f"train.checkpoint_every={args.steps}", "train.log_every=50", "train.eval_train_samples=0",
             "train.keep_best=false", "optim.weight_decay=0.0"]

@@ -54,7 +54,7 @@ def make_study(root: Path, name: str = "cnn-sweep", trials: int = 10) -> Path:
     return d
 
 
-def write_result(path: Path, benchmark: str, seconds: float, accuracies=(0.5, 0.97), platform: str = "1xCPU",
+def write_result(path: Path, benchmark: str, seconds: float, accuracies=(0.5, 0.995), platform: str = "1xCPU",
                  batch: int = 64, opt: str = "adamw") -> Path:
     """One MLPerf result file through dlbench's own logger, run_start to run_stop = `seconds`."""
     from dlbench.bench.mllog import MLPerfRunLogger
@@ -92,8 +92,8 @@ def make_results(root: Path, with_extras: bool = True) -> Path:
         d = res / system / "digits-cnn"
         d.mkdir(parents=True)
         for i, t in enumerate(ts):
-            # the last run of gpu4 never reaches the 0.95 target: the checker fails it
-            accs = (0.5, 0.90) if (system == "gpu4" and i == 2) else (0.5, 0.97)
+            # the last run of gpu4 never reaches the 0.99 target: the checker fails it
+            accs = (0.5, 0.90) if (system == "gpu4" and i == 2) else (0.5, 0.995)
             write_result(d / f"result_{i}.txt", "digits-cnn", t, accs, platform=f"{system[-1]}xH200")
     (res / "systems").mkdir()
     for system in times:
