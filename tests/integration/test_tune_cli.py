@@ -102,19 +102,18 @@ def test_kill_9_then_resume_finishes_the_study_without_repeating_finished_trials
     base = {**BASE, "train": {**BASE["train"], "steps": 400, "eval_every": 100}}
     cfg, space = write(tmp_path, base=base)
     studies = tmp_path / "studies"
-    proc = subprocess.Popen(_tune_cmd(cfg, space, studies, "--trials", "4"), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    log = open(tmp_path / "killed.log", "w")
+    proc = subprocess.Popen(_tune_cmd(cfg, space, studies, "--trials", "4"), stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     deadline = time.time() + 240
     while time.time() < deadline:
         time.sleep(0.5)
-        if not (studies / "s" / "study.db").exists():
+        if not (studies / "s" / "study.json").exists():  # written once the study exists
             continue
-        try:
-            states = [t.state.name for t in _study(studies).trials]
-        except Exception:  # the study is being created
-            continue
+        states = [t.state.name for t in _study(studies).trials]
         if "COMPLETE" in states and states[-1] == "RUNNING":
             break
+    assert proc.poll() is None, (tmp_path / "killed.log").read_text()
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {t.number: t for t in _study(studies).trials}

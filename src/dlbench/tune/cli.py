@@ -81,9 +81,14 @@ def run(config: str = typer.Argument(..., help="The base config (YAML file or sh
     spec = TuneSpec(config=config, space=space, trials=trials, study=study, studies_dir=studies_dir,
                     storage=storage, overrides=list(override or []), n_jobs=n_jobs, resume=resume,
                     sampler=sampler, pruner=pruner, seed=seed, threads=threads)
+    from dlbench.training.loop import Interrupted
+
     progress = None if quiet else TuneProgress(trials)
     try:
         res = run_study(spec, on_trial=progress)
+    except Interrupted as e:  # not the core CLI's message: that one is about `dlbench train --resume`
+        err.print(str(e))
+        raise typer.Exit(130)
     finally:
         if progress:
             progress.stop()

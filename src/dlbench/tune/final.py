@@ -68,8 +68,8 @@ def finalize(ctx, takeover: bool = False) -> dict | None:
         if ctx.trials(["RUNNING", "WAITING"]):
             return None  # the last worker to finish does it
         claim = attrs.get("dlbench.final_claim")
-        if claim and claim.get("trial") == best.number and claim != me and not takeover \
-                and not local_worker_dead(claim):
+        mine = claim and (claim.get("host"), claim.get("pid")) == (me["host"], me["pid"])
+        if claim and claim.get("trial") == best.number and not mine and not takeover and not local_worker_dead(claim):
             log.warning("the final test evaluation is being done by %s (pid %s)", claim["host"], claim["pid"])
             return None
         ctx.study.set_user_attr("dlbench.final_claim", {**me, "trial": best.number})
@@ -80,7 +80,9 @@ def finalize(ctx, takeover: bool = False) -> dict | None:
         # the very model that was selected on validation, evaluated once on test
         how, test, val, final_run = "trial run reused", evaluate(run_dir, "test"), best.user_attrs["dlbench.val"], run_dir
     else:  # the selected run lives on another machine: retrain its config here
-        final_run = ctx.spec.study_dir / f"final-trial{best.number:04d}"
+        final_run, k = ctx.spec.study_dir / f"final-trial{best.number:04d}", 1
+        while final_run.exists():  # left by a final step that died; runs are never overwritten
+            final_run, k = ctx.spec.study_dir / f"final-trial{best.number:04d}-{k}", k + 1
         values = best.user_attrs["dlbench.values"]
         raw = {**sp.apply_values(ctx.base_raw, trial_overrides(ctx, values)), "name": f"{ctx.spec.study}-final"}
         res = train(raw, run_dir=final_run, quiet=True, evaluate_test=True)

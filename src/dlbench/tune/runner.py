@@ -9,7 +9,8 @@ from pathlib import Path
 from dlbench.errors import UserError
 from dlbench.tune.final import finalize, read_study_json, summary, write_json, write_outputs
 from dlbench.tune.storage import open_storage, safe_url
-from dlbench.tune.study import TuneSpec, load_inputs, open_study, run_parallel, work
+from dlbench.tune.parallel import run_parallel
+from dlbench.tune.study import TuneSpec, load_inputs, open_study, work
 
 
 def run_study(spec: TuneSpec, on_trial=None) -> dict:
@@ -51,6 +52,9 @@ def open_existing(study_dir: str | Path, storage: str | None = None):
     quiet_optuna()
     info = read_study_json(Path(study_dir))
     url = storage or info["storage"]
+    local = Path(study_dir) / "study.db"
+    if storage is None and url.startswith("sqlite:///") and not Path(url[10:]).exists() and local.exists():
+        url = f"sqlite:///{local.resolve()}"  # the study directory was moved or copied
     if "***" in url:
         raise UserError(f"{study_dir}/study.json does not keep the storage password",
                         "pass --storage with the full URL (or use a password file such as ~/.pgpass)")

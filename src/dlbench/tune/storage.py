@@ -75,10 +75,16 @@ def open_storage(url: str):
         # workers starting together would race to create Optuna's tables (PostgreSQL then fails one of
         # them on a duplicate key): one at a time
         with lock:
-            return optuna.storages.RDBStorage(
-                url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
-                # a trial of a dead worker is rerun once with the same parameters, as a new trial
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
+            for attempt in (1, 2):
+                try:
+                    return optuna.storages.RDBStorage(
+                        url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                        # a trial of a dead worker is rerun once with the same parameters, as a new trial
+                        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
+                except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError) as e:
+                    # a process outside the lock (plain Optuna, `tune show`) created the tables meanwhile
+                    if attempt == 2 or "already exists" not in str(e) and "duplicate key" not in str(e):
+                        raise
     except ImportError as e:
         missing = getattr(e.__cause__, "name", None) or "its driver"
         raise UserError(f"cannot open the study storage {safe_url(given)}: the database driver {missing} is not installed",

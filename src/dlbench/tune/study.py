@@ -16,11 +16,9 @@ import json
 import logging
 import math
 import os
-import subprocess
-import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dlbench.errors import UserError
@@ -347,60 +345,9 @@ def work(ctx: StudyContext, on_trial=None, poll: float = 2.0) -> None:
             if not ctx.trials(["RUNNING", "WAITING"]):
                 return
             time.sleep(poll)  # other workers' trials: wait, so a dead one's can be retried here
-        elif not ctx.trials(["COMPLETE"]) and len(ctx.trials(["FAIL"])) >= 3:
-            first = next((t.user_attrs["dlbench.error"] for t in ctx.trials(["FAIL"])
-                          if "dlbench.error" in t.user_attrs), None)
-            if first:
-                raise UserError(f"the first trials all failed: {first}", "fix the config or the search space")
-
-
-def run_parallel(ctx: StudyContext, on_trial=None, poll: float = 1.0) -> None:
-    """--n-jobs N: N worker processes on this machine, each running `work` on the same study."""
-    spec = {**asdict(ctx.spec), "n_jobs": ctx.spec.n_jobs, "metric": ctx.metric, "resume": False}
-    logs = ctx.spec.study_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    procs = []
-    for i in range(ctx.spec.n_jobs):
-        f = open(logs / f"worker-{i}.log", "ab")
-        procs.append((subprocess.Popen([sys.executable, "-m", "dlbench.tune.study", json.dumps(spec)],
-                                       stdout=f, stderr=subprocess.STDOUT), f, logs / f"worker-{i}.log"))
-    try:
-        while any(p.poll() is None for p, _, _ in procs):
-            if on_trial:
-                on_trial(ctx)
-            time.sleep(poll)
-    finally:
-        for p, f, _ in procs:
-            p.wait()
-            f.close()
-    if on_trial:
-        on_trial(ctx)
-    for i, (p, _, path) in enumerate(procs):
-        if p.returncode == 130:
-            from dlbench.training.loop import Interrupted
-
-            raise Interrupted("tuning interrupted; continue the study with the same command and --resume")
-        if p.returncode:
-            tail = path.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            log.warning("worker %d exited with code %d: %s (see %s)", i, p.returncode, tail[0], path)
-
-
-def worker_main(argv: list[str]) -> int:
-    """Entry point of one --n-jobs worker process."""
-    from dlbench.training.loop import Interrupted
-
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    spec = TuneSpec(**json.loads(argv[0]))
-    try:
-        work(open_study(spec))
-    except UserError as e:
-        print(f"error: {e.line()}", file=sys.stderr)
-        return 2
-    except Interrupted as e:
-        print(str(e), file=sys.stderr)
-        return 130
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(worker_main(sys.argv[1:]))
+        elif not ctx.trials(["COMPLETE", "PRUNED"]):
+            # the same error three times and nothing else: every trial would fail (a diverged run's
+            # message names its step, so a few diverging learning rates do not stop the study)
+            errors = {t.user_attrs["dlbench.error"] for t in ctx.trials(["FAIL"]) if "dlbench.error" in t.user_attrs}
+            if len(errors) == 1 and len(ctx.trials(["FAIL"])) >= 3:
+                raise UserError(f"the first trials all failed: {errors.pop()}", "fix the config or the search space")

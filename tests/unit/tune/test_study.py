@@ -103,3 +103,40 @@ def test_a_metric_the_task_does_not_have_stops_the_study(tmp_path):
     with pytest.raises(UserError, match="tuning metric 'val.bleu' is not a metric of this task"):
         run_study(spec(tmp_path, {**SPACE, "metric": "val.bleu"}, trials=3))
     assert len(load(tmp_path).trials) == 1
+
+
+def test_a_silent_worker_on_another_machine_is_failed_after_the_heartbeat_grace_period(tmp_path, monkeypatch):
+    import time
+
+    from dlbench.tune import storage
+
+    monkeypatch.setattr(storage, "HEARTBEAT_SECONDS", 1)
+    monkeypatch.setattr(storage, "GRACE_SECONDS", 2)
+    run_study(spec(tmp_path, trials=1))
+    rdb = storage.open_storage(f"sqlite:///{tmp_path / 'studies' / 's' / 'study.db'}")
+    study = optuna.load_study(study_name="s", storage=rdb)
+    lost = study.ask()  # its worker is on another machine: no pid to check, only its heartbeat stops
+    lost.set_user_attr("dlbench.worker", {"host": "another-machine", "pid": 1})
+    rdb.record_heartbeat(rdb.get_trial_id_from_study_id_trial_number(rdb.get_study_id_from_name("s"), lost.number))
+    time.sleep(2.5)
+    res = run_study(spec(tmp_path, trials=2, resume=True))
+    trials = load(tmp_path).trials
+    assert trials[lost.number].state.name == "FAIL"
+    assert [t.system_attrs.get("failed_trial") for t in trials].count(lost.number) == 1
+    assert res["counts"].get("COMPLETE", 0) + res["counts"].get("PRUNED", 0) == 2
+
+
+def test_a_selected_run_on_another_machine_is_retrained_here_for_its_test(tmp_path):
+    import shutil
+
+    first = run_study(spec(tmp_path, trials=2))
+    study = load(tmp_path)
+    best = study.best_trial
+    shutil.move(best.user_attrs["dlbench.run_dir"], tmp_path / "elsewhere")  # as if trained on another machine
+    study.set_user_attr("dlbench.final", None)
+    res = run_study(spec(tmp_path, trials=2, resume=True))
+    f = res["final"]
+    assert f["how"] == "retrained" and f["trial"] == best.number == first["final"]["trial"]
+    r = json.loads(open(f"{f['run_dir']}/result.json").read())
+    assert r["data"]["test_opened"] == ["final test after training"] and r["test"]["accuracy"] == f["test"]["accuracy"]
+    assert len(load(tmp_path).trials) == 2
