@@ -234,6 +234,23 @@ def timed_run(ses: Session, i: int, seed: int) -> RunRecord:
                      obs.steps * bench.global_batch_size, obs.value, tput, error=error)
 
 
+def checked_request(bench, runs: int | None, overrides) -> tuple[int, list[str]]:
+    """(number of runs, overrides) after refusing an unavailable benchmark or an override of what it fixes."""
+    reason = bench.unavailable()
+    if reason:
+        raise UserError(reason, "choose another benchmark (`dlbench bench list`)")
+    n = runs or bench.min_runs
+    if n < 1:
+        raise UserError("--runs must be at least 1")
+    extra = list(overrides or [])
+    fixed = [o for o in extra if o.partition("=")[0].strip() in FIXED_KEYS]
+    if fixed:
+        raise UserError(f"override {fixed[0]} changes what the benchmark fixes",
+                        "batch size, optimizer, eval cadence, length and seed come from the definition "
+                        "(use --max-steps, --seed)")
+    return n, extra
+
+
 def run_benchmark(bench: Benchmark, runs: int | None = None, *, system: str = "local", out: str | Path = "results",
                   db: str | Path | None = None, seed: int = 0, world_size: int = 1, org: str = "dlbench",
                   status: str = "onprem", init_cap_s: float = INIT_CAP_S, overrides: list[str] | None = None,
@@ -256,18 +273,7 @@ def run_benchmark(bench: Benchmark, runs: int | None = None, *, system: str = "l
                                          org=org, status=status, init_cap_s=init_cap_s, overrides=overrides,
                                          max_steps=max_steps, keep_runs=keep_runs, progress=progress,
                                          overwrite=overwrite)
-    reason = bench.unavailable()
-    if reason:
-        raise UserError(reason, "choose another benchmark (`dlbench bench list`)")
-    n = runs or bench.min_runs
-    if n < 1:
-        raise UserError("--runs must be at least 1")
-    extra = list(overrides or [])
-    fixed = [o for o in extra if o.partition("=")[0].strip() in FIXED_KEYS]
-    if fixed:
-        raise UserError(f"override {fixed[0]} changes what the benchmark fixes",
-                        "batch size, optimizer, eval cadence, length and seed come from the definition "
-                        "(use --max-steps, --seed)")
+    n, extra = checked_request(bench, runs, overrides)
     changed = [o for o in extra if o.partition("=")[0].strip() not in SYSTEM_KEYS]
     division = "open" if (bench.custom or changed) else "closed"
     out = Path(out)

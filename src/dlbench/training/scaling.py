@@ -135,16 +135,7 @@ def run_benchmark_distributed(bench, runs: int | None = None, *, system: str = "
     from dlbench.training.distributed import effective_lr
     from dlbench.training.launch import launch_distributed
 
-    reason = bench.unavailable()
-    if reason:
-        raise UserError(reason, "choose another benchmark (`dlbench bench list`)")
-    n = runs or bench.min_runs
-    if n < 1:
-        raise UserError("--runs must be at least 1")
-    extra = list(overrides or [])
-    fixed = [o for o in extra if o.partition("=")[0].strip() in H.FIXED_KEYS]
-    if fixed:
-        raise UserError(f"override {fixed[0]} changes what the benchmark fixes", "use --max-steps, --seed")
+    n, extra = H.checked_request(bench, runs, overrides)
     system_keys = getattr(H, "SYSTEM_KEYS", ())  # device/threads overrides keep the closed division
     division = "open" if (bench.custom or [o for o in extra if o.partition("=")[0].strip() not in system_keys]) \
         else "closed"
