@@ -1,6 +1,5 @@
 """`dlbench bench run|check|compare|list` and `dlbench sysinfo` end to end, in this process."""
 import json
-import sys
 
 import pytest
 import yaml
@@ -11,21 +10,9 @@ TINY = {"data": {"kind": "digits", "flatten": True}, "model": {"name": "mlp", "h
 
 
 @pytest.fixture
-def cli(capsys, monkeypatch):
-    """Run `dlbench ARGS`; return (exit code, stdout, stderr)."""
-    from dlbench.cli import main
-
-    def _run(*args):
-        monkeypatch.setattr(sys, "argv", ["dlbench", *map(str, args)])
-        try:
-            main()
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        cap = capsys.readouterr()
-        return code, cap.out, cap.err
-
-    return _run
+def cli(run_cli):
+    """`dlbench ARGS` in this process -> (exit code, stdout, stderr) (tests/conftest.py)."""
+    return run_cli
 
 
 @pytest.fixture
