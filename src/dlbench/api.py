@@ -47,8 +47,7 @@ class RunResult:
 
 def _as_config(config, overrides) -> Config:
     if isinstance(config, Config):
-        return parse_config(config.model_dump(mode="json")) if not overrides else \
-            load_config_from_dict(config.model_dump(mode="json"), overrides)
+        config = config.model_dump(mode="json")
     if isinstance(config, dict):
         return load_config_from_dict(config, overrides)
     return load_config(config, overrides)

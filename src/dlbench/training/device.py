@@ -1,7 +1,6 @@
 """Device choice, autocast and the versions recorded with every result."""
 from __future__ import annotations
 
-import contextlib
 import functools
 import platform
 
@@ -46,5 +45,3 @@ def versions() -> dict:
     return {"dlbench": dlbench.__version__, "torch": torch.__version__, "python": platform.python_version(),
             "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None}
 
-
-nullcontext = contextlib.nullcontext
