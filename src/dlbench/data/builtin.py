@@ -1,6 +1,7 @@
 """Built-in offline datasets: sklearn's bundled digits and diabetes, and MNIST-1D (generated)."""
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import numpy as np
@@ -62,16 +63,27 @@ class Mnist1dData(SplitOptions):
     """Give 40-feature vectors (MLP) instead of 1x40 signals."""
 
 
-def build_mnist1d(cfg: Mnist1dData):
+@functools.lru_cache(maxsize=4)
+def _make_mnist1d(num_samples: int, train_split: float, seed: int) -> dict:
+    """make_dataset takes 1-3 s per 5000 samples: cached, so the trials of a study (or any caller building the
+    same data again in one process) generate it once. Callers get read-only arrays."""
     from mnist1d.data import get_dataset_args, make_dataset
 
     args = get_dataset_args()
-    args.num_samples, args.train_split, args.seed = cfg.num_samples, cfg.train_split, cfg.generator_seed
+    args.num_samples, args.train_split, args.seed = num_samples, train_split, seed
     state = np.random.get_state()  # make_dataset reseeds numpy's global RNG; leave it as we found it
     try:
         d = make_dataset(args)
     finally:
         np.random.set_state(state)
+    out = {k: np.asarray(d[k]) for k in ("x", "y", "x_test", "y_test")}
+    for a in out.values():
+        a.flags.writeable = False
+    return out
+
+
+def build_mnist1d(cfg: Mnist1dData):
+    d = _make_mnist1d(cfg.num_samples, cfg.train_split, cfg.generator_seed)
     shape = (40,) if cfg.flatten else (1, 40)
     pre = ArrayPreprocessor(shape)  # make_dataset already centres and scales the signals
     spec = DataSpec("classification", shape, 10, [str(i) for i in range(10)])

@@ -31,16 +31,16 @@ def run_study(spec: TuneSpec, on_trial=None) -> dict:
                                          "config": str(spec.config), "space": str(spec.space)})
     if Path(spec.space).is_file() and not (d / "space.yaml").exists():  # what the study searched, for the record
         shutil.copyfile(spec.space, d / "space.yaml")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if spec.n_jobs > 1:
         run_parallel(ctx, on_trial=on_trial)
     else:
         work(ctx, on_trial=on_trial)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0  # CPU: this process (n_jobs 1)
     final = finalize(ctx, takeover=spec.resume)
     files = write_outputs(ctx.study, d)
     ctx.lock.close()
-    return {**summary(ctx.study), "final": final, "files": files, "elapsed_s": elapsed, "study_dir": str(d)}
+    return {**summary(ctx.study), "final": final, "files": files, "elapsed_s": elapsed, "cpu_s": cpu, "study_dir": str(d)}
 
 
 def open_existing(study_dir: str | Path, storage: str | None = None):

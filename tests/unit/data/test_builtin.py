@@ -29,9 +29,27 @@ def test_mnist1d_keeps_its_own_test_split_and_leaves_numpy_rng_alone():
 
 
 def test_mnist1d_generation_is_reproducible():
+    from dlbench.data.builtin import _make_mnist1d
+
+    _make_mnist1d.cache_clear()  # generate twice for real, not from the cache
     a = build_data(_data(kind="mnist1d", num_samples=200))
+    _make_mnist1d.cache_clear()
     b = build_data(_data(kind="mnist1d", num_samples=200))
     assert (a.train.x == b.train.x).all()
+
+
+def test_mnist1d_is_generated_once_per_process_and_callers_cannot_corrupt_the_cache():
+    from dlbench.data.builtin import _make_mnist1d
+
+    _make_mnist1d.cache_clear()
+    a = build_data(_data(kind="mnist1d", num_samples=300))
+    a.train.x.add_(1.0)  # a caller scribbling on its tensors (augmentation in place) ...
+    b = build_data(_data(kind="mnist1d", num_samples=300))
+    assert _make_mnist1d.cache_info().hits == 1 and _make_mnist1d.cache_info().misses == 1
+    _make_mnist1d.cache_clear()
+    c = build_data(_data(kind="mnist1d", num_samples=300))
+    assert (b.train.x == c.train.x).all()  # ... does not reach the next build
+    assert len(build_data(_data(kind="mnist1d", num_samples=400)).train) != len(b.train)  # keyed on the settings
 
 
 def test_diabetes_standardized_with_train_statistics():
