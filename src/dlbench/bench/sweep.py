@@ -36,7 +36,7 @@ class _StopAt:
         return self.value is not None and metrics.get(self.metric, -math.inf) >= self.value
 
 
-def sweep_one(name: str, seeds: list[int], extra: list[str], stop_at: float | None = None) -> dict:
+def sweep_one(name: str, seeds: list[int], extra: list[str], stop_at: float | None = None, on_seed=None) -> dict:
     from dlbench.api import train
     from dlbench.run import RunDir
 
@@ -57,6 +57,8 @@ def sweep_one(name: str, seeds: list[int], extra: list[str], stop_at: float | No
         rows.append({"seed": seed, "best": best, "steps_to_target": reach, "seconds": time.perf_counter() - t0,
                      "curve": curve})
         print(f"  {name} seed {seed}: best {best:.4f}, steps to {q} {reach}, {rows[-1]['seconds']:.0f} s", flush=True)
+        if on_seed:
+            on_seed(rows[-1])
     return summarize(name, rows)
 
 
@@ -94,8 +96,10 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("benchmarks", nargs="+")
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="seeds first..first+seeds-1 (split a sweep over processes; --report merges them)")
     ap.add_argument("-o", "--override", action="append", default=[], help="extra dotted.key=value")
-    ap.add_argument("--json", help="also write every seed's evaluation curve here (JSON lines)")
+    ap.add_argument("--json", help="also append every seed's evaluation curve here as it finishes (JSON lines)")
     ap.add_argument("--report", help="only summarize a --json file written earlier")
     ap.add_argument("--stop-at", type=float, help="end a seed when the metric reaches this (its maximum, e.g. 1.0)")
     args = ap.parse_args(argv)
@@ -105,15 +109,20 @@ def main(argv=None) -> None:
     if args.report:  # re-summarize earlier --json output against the current targets
         with open(args.report) as f:
             recs = [json.loads(line) for line in f if line.strip()]
-        results = [summarize(r["benchmark"], r["rows"]) for r in recs if r["benchmark"] in args.benchmarks]
+        rows: dict[str, dict] = {}  # one seed's latest record wins (a seed that was re-run)
+        for r in recs:
+            rows.setdefault(r["benchmark"], {}).update({x["seed"]: x for x in r["rows"]})
+        results = [summarize(n, [rows[n][s] for s in sorted(rows[n])]) for n in args.benchmarks if n in rows]
         print(markdown(results, "python -m dlbench.bench.sweep " + " ".join(sys.argv[1:])))
         return
-    results = []
-    for n in args.benchmarks:
-        results.append(sweep_one(n, list(range(args.seeds)), args.override, args.stop_at))
-        if args.json:
+    def saver(name):
+        def save(row):  # per seed, so a sweep that is stopped keeps what it finished
             with open(args.json, "a") as f:
-                f.write(json.dumps({"benchmark": n, "rows": results[-1]["rows"]}) + "\n")
+                f.write(json.dumps({"benchmark": name, "rows": [row]}) + "\n")
+        return save if args.json else None
+
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    results = [sweep_one(n, seeds, args.override, args.stop_at, on_seed=saver(n)) for n in args.benchmarks]
     print(markdown(results, "python -m dlbench.bench.sweep " + " ".join(sys.argv[1:])))
 
 
