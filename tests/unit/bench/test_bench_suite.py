@@ -68,7 +68,8 @@ def test_bad_target_is_a_user_error(text):
 def test_quality_reached_respects_direction_and_scale():
     assert parse_target("val.loss<=0.3").reached(0.3) and not parse_target("val.loss<0.3").reached(0.3)
     q = get_benchmark("numbers-transformer").quality  # BLEU 0..100 logged as BLEU / 100
-    assert q.reached(91.0) and not q.reached(89.0) and not q.reached(float("nan"))
+    bleu = q.target / q.scale  # the target in sacrebleu's units (0..100)
+    assert q.scale == 0.01 and q.reached(bleu) and not q.reached(bleu - 0.5) and not q.reached(float("nan"))
 
 
 def test_unknown_benchmark_suggests_the_closest():
