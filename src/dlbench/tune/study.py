@@ -12,6 +12,7 @@ it); the objective releases the lock as soon as its trial exists. Every worker o
 """
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import math
@@ -268,10 +269,10 @@ class Objective:
         from dlbench.api import train
         from dlbench.training.loop import Interrupted
 
+        trial.set_user_attr("dlbench.worker", worker_identity())  # first: recover_dead_workers reads it
         self.ctx.lock.release()  # the trial exists now: the next worker may start its own
         values = sp.suggest(self.ctx.space, trial)
         run_dir = self.ctx.spec.study_dir / "trials" / f"{trial.number:04d}"
-        trial.set_user_attr("dlbench.worker", worker_identity())
         trial.set_user_attr("dlbench.run_dir", str(run_dir.resolve()))
         trial.set_user_attr("dlbench.values", values)
         raw = {**sp.apply_values(self.ctx.base_raw, trial_overrides(self.ctx, values)),
@@ -308,8 +309,15 @@ def recover_dead_workers(ctx: StudyContext) -> None:
     heartbeat grace period on others (Optuna's fail_stale_trials)."""
     import optuna
 
+    from dlbench.tune.storage import GRACE_SECONDS
+
+    now = datetime.datetime.now()
     for t in ctx.trials(["RUNNING"]):
-        if local_worker_dead(t.user_attrs.get("dlbench.worker", {})):
+        # no worker identity a grace period after the start: its worker died between Optuna creating the trial
+        # and the objective's first line, before any heartbeat, so fail_stale_trials would never see it
+        orphan = "dlbench.worker" not in t.user_attrs and t.datetime_start is not None and \
+            (now - t.datetime_start).total_seconds() > GRACE_SECONDS
+        if orphan or local_worker_dead(t.user_attrs.get("dlbench.worker", {})):
             try:
                 ctx.study.tell(t.number, state=optuna.trial.TrialState.FAIL)
             except (ValueError, RuntimeError):

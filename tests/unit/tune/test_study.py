@@ -140,3 +140,19 @@ def test_a_selected_run_on_another_machine_is_retrained_here_for_its_test(tmp_pa
     r = json.loads(open(f"{f['run_dir']}/result.json").read())
     assert r["data"]["test_opened"] == ["final test after training"] and r["test"]["accuracy"] == f["test"]["accuracy"]
     assert len(load(tmp_path).trials) == 2
+
+
+def test_a_worker_killed_before_its_trial_ran_a_line_is_failed_after_the_grace_period(tmp_path, monkeypatch):
+    from dlbench.tune import storage
+
+    monkeypatch.setattr(storage, "GRACE_SECONDS", 2)
+    run_study(spec(tmp_path, trials=1))
+    orphan = load(tmp_path).ask()  # Optuna created it, then kill -9: no worker identity, no heartbeat ever
+    # before the fix this waited forever: the budget counts the orphan, and fail_stale_trials only sees heartbeats
+    res = run_study(spec(tmp_path, trials=2, resume=True))
+    trials = load(tmp_path).trials
+    assert trials[orphan.number].state.name == "FAIL"
+    lived = (trials[orphan.number].datetime_complete - trials[orphan.number].datetime_start).total_seconds()
+    assert lived >= 2  # not before the grace period: a live worker may still be starting it
+    assert [t.system_attrs.get("failed_trial") for t in trials].count(orphan.number) == 1
+    assert res["counts"].get("COMPLETE", 0) + res["counts"].get("PRUNED", 0) == 2
