@@ -101,7 +101,7 @@ def main(argv=None) -> None:
     ap.add_argument("-o", "--override", action="append", default=[], help="extra dotted.key=value")
     ap.add_argument("--json", help="also append every seed's evaluation curve here as it finishes (JSON lines)")
     ap.add_argument("--report", help="only summarize a --json file written earlier")
-    ap.add_argument("--stop-at", type=float, help="end a seed when the metric reaches this (its maximum, e.g. 1.0)")
+    ap.add_argument("--stop-at", type=float, help="end a seed when the metric, in its own units (sacrebleu BLEU 0..100), reaches this (accuracy 1.0)")
     args = ap.parse_args(argv)
     import json
     import sys
