@@ -42,7 +42,7 @@ from pathlib import Path
 import torch
 
 from dlbench.bench.check import check_result_file
-from dlbench.bench.clock import Clock, TimedRun  # noqa: F401  (also used by training/scaling.py)
+from dlbench.bench.clock import Clock, TimedRun
 from dlbench.bench.layout import BENCHMARKS_DIR, RESERVED_NAMES, SYSTEMS_DIR, time_to_train_s
 from dlbench.bench.live import RunLine
 from dlbench.bench.mllog import MLPerfRunLogger
@@ -234,8 +234,9 @@ def timed_run(ses: Session, i: int, seed: int) -> RunRecord:
                      obs.steps * bench.global_batch_size, obs.value, tput, error=error)
 
 
-def checked_request(bench, runs: int | None, overrides) -> tuple[int, list[str]]:
-    """(number of runs, overrides) after refusing an unavailable benchmark or an override of what it fixes."""
+def checked_request(bench, runs: int | None, overrides) -> tuple[int, list[str], str]:
+    """(number of runs, overrides, division) after refusing an unavailable benchmark or an override of what it
+    fixes. Overrides of how the system runs (SYSTEM_KEYS) keep the closed division; any other makes it open."""
     reason = bench.unavailable()
     if reason:
         raise UserError(reason, "choose another benchmark (`dlbench bench list`)")
@@ -248,7 +249,8 @@ def checked_request(bench, runs: int | None, overrides) -> tuple[int, list[str]]
         raise UserError(f"override {fixed[0]} changes what the benchmark fixes",
                         "batch size, optimizer, eval cadence, length and seed come from the definition "
                         "(use --max-steps, --seed)")
-    return n, extra
+    changed = [o for o in extra if o.partition("=")[0].strip() not in SYSTEM_KEYS]
+    return n, extra, "open" if (bench.custom or changed) else "closed"
 
 
 def run_benchmark(bench: Benchmark, runs: int | None = None, *, system: str = "local", out: str | Path = "results",
@@ -273,9 +275,7 @@ def run_benchmark(bench: Benchmark, runs: int | None = None, *, system: str = "l
                                          org=org, status=status, init_cap_s=init_cap_s, overrides=overrides,
                                          max_steps=max_steps, keep_runs=keep_runs, progress=progress,
                                          overwrite=overwrite)
-    n, extra = checked_request(bench, runs, overrides)
-    changed = [o for o in extra if o.partition("=")[0].strip() not in SYSTEM_KEYS]
-    division = "open" if (bench.custom or changed) else "closed"
+    n, extra, division = checked_request(bench, runs, overrides)
     out = Path(out)
     db = Path(db) if db else out / DEFAULT_DB.name
     steps = max_steps or bench.max_steps

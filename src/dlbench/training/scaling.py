@@ -80,7 +80,7 @@ def timed_run_observer(dist, *, result_file: str, bench: dict, org: str, divisio
     """Worker-side factory (see worker --observer): rank 0 writes the MLPerf log of this run."""
     if not dist.is_main:
         return _Follower()
-    from dlbench.bench.harness import Clock, TimedRun
+    from dlbench.bench.clock import Clock, TimedRun
     from dlbench.bench.live import RunLine
     from dlbench.bench.mllog import MLPerfRunLogger
     from dlbench.bench.suite import Benchmark
@@ -127,6 +127,7 @@ def run_benchmark_distributed(bench, runs: int | None = None, *, system: str = "
 
     from dlbench.api import _as_config
     from dlbench.bench import harness as H
+    from dlbench.bench.clock import Clock
     from dlbench.bench.live import RunLine
     from dlbench.bench.store import DEFAULT_DB
     from dlbench.bench.sysinfo import collect_inventory, system_description
@@ -135,10 +136,7 @@ def run_benchmark_distributed(bench, runs: int | None = None, *, system: str = "
     from dlbench.training.distributed import effective_lr
     from dlbench.training.launch import launch_distributed
 
-    n, extra = H.checked_request(bench, runs, overrides)
-    system_keys = getattr(H, "SYSTEM_KEYS", ())  # device/threads overrides keep the closed division
-    division = "open" if (bench.custom or [o for o in extra if o.partition("=")[0].strip() not in system_keys]) \
-        else "closed"
+    n, extra, division = H.checked_request(bench, runs, overrides)
     out = Path(out)
     db = Path(db) if db else out / DEFAULT_DB.name
     steps = max_steps or bench.max_steps
@@ -165,7 +163,7 @@ def run_benchmark_distributed(bench, runs: int | None = None, *, system: str = "
     sizes = (len(bundle.train), len(bundle.val))
     del bundle
     line = RunLine(n, f"{bench.quality.op} {bench.quality.target:g} on {world_size} devices", enabled=progress)
-    clock = H.Clock(device)
+    clock = Clock(device)
     records = []
     for i in range(n):
         run_seed = seed + i
