@@ -1,7 +1,7 @@
 """ASHA pruning versus none: the same 30-trial search on mnist1d-cnn, same space, same sampler seed.
 
     python bench/tune_pruning.py [--seeds 0 [1 2 ...]] [--trials 30] [--steps 6000] [--min-resource 500]
-                                 [--reduction-factor 4] [--num-samples 12500] [--val-fraction 0.4]
+                                 [--reduction-factor 3] [--num-samples 12500] [--val-fraction 0.4]
                                  [--pruners none,asha] [--keep DIR] [--record]
 
 For each sampler seed, both searches run in this one process, one after the other, each in its own study
@@ -47,7 +47,7 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="sampler seeds: one pair of searches per seed")
     ap.add_argument("--min-resource", type=int, default=500,
                     help="ASHA's first rung in steps (the shipped space's default is the first evaluation, 250)")
-    ap.add_argument("--reduction-factor", type=int, default=4, help="ASHA's reduction factor (eta)")
+    ap.add_argument("--reduction-factor", type=int, default=3, help="ASHA's reduction factor (eta)")
     ap.add_argument("--num-samples", type=int, default=12500, help="MNIST-1D samples generated (data.num_samples)")
     ap.add_argument("--val-fraction", type=float, default=0.4, help="validation share of the train part")
     ap.add_argument("--pruners", default="none,asha", help="comma-separated, baseline first (none,asha)")

@@ -327,6 +327,15 @@ def recover_dead_workers(ctx: StudyContext) -> None:
     optuna.storages.fail_stale_trials(ctx.study)
 
 
+def trial_seed(seed: int, number: int) -> int:
+    """The sampler seed for the study's trial `number`: (seed, number) mixed by numpy's SeedSequence, so that
+    studies with different seeds draw unrelated trials (seed + number would make seed 1 repeat seed 0's
+    draws one trial later)."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
+
+
 def work(ctx: StudyContext, on_trial=None, poll: float = 2.0) -> None:
     """Run trials until the study's budget is used up and no other worker is still running one."""
     from dlbench.training.loop import Interrupted
@@ -341,7 +350,7 @@ def work(ctx: StudyContext, on_trial=None, poll: float = 2.0) -> None:
             if start:
                 # a seed per trial number: reproducible for one worker, and parallel workers never draw
                 # the same random startup trials
-                ctx.study.sampler = make_sampler(ctx.space.sampler, ctx.space, ctx.space.sampler.seed + len(trials))
+                ctx.study.sampler = make_sampler(ctx.space.sampler, ctx.space, trial_seed(ctx.space.sampler.seed, len(trials)))
                 ctx.study.optimize(objective, n_trials=1, catch=(Exception,))
         if objective.fatal:
             raise objective.fatal

@@ -156,3 +156,24 @@ def test_a_worker_killed_before_its_trial_ran_a_line_is_failed_after_the_grace_p
     assert lived >= 2  # not before the grace period: a live worker may still be starting it
     assert [t.system_attrs.get("failed_trial") for t in trials].count(orphan.number) == 1
     assert res["counts"].get("COMPLETE", 0) + res["counts"].get("PRUNED", 0) == 2
+
+
+def test_studies_with_different_seeds_draw_unrelated_trials():
+    import optuna
+
+    from dlbench.tune.study import trial_seed
+
+    def draws(seed):  # what work() does: a fresh sampler per trial, seeded from (study seed, trial number)
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler())
+        out = []
+        for n in range(10):
+            study.sampler = optuna.samplers.RandomSampler(seed=trial_seed(seed, n))
+            trial = study.ask()
+            out.append(trial.suggest_float("lr", 1e-4, 1e-1, log=True))
+            study.tell(trial, 0.0)
+        return out
+
+    zero, one = draws(0), draws(1)
+    assert draws(0) == zero  # reproducible
+    assert not set(zero) & set(one)  # seed + n would make seed 1 repeat seed 0's draws one trial later
+    assert len({trial_seed(s, n) for s in range(5) for n in range(50)}) == 250
