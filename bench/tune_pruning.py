@@ -30,6 +30,7 @@ is the one that other jobs' load moves least, and the verdict uses it (the wall 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import sys
@@ -55,9 +56,9 @@ def main() -> int:
     ap.add_argument("--record", action="store_true", help="append the result to bench/RESULTS.md")
     args = ap.parse_args()
 
-    from dlbench.tune.space import SHIPPED_SPACES
+    from dlbench.tune.space import read_space
 
-    space = yaml.safe_load((SHIPPED_SPACES / "mnist1d-cnn.yaml").read_text())
+    space, _ = read_space("mnist1d-cnn")  # the shipped space, narrowed below
     space["params"].pop("train.batch_size")
     space["params"].pop("model.stages.*.residual")
     space["pruner"].update(min_resource=args.min_resource, reduction_factor=args.reduction_factor)
@@ -66,10 +67,9 @@ def main() -> int:
                                "train.threads": 1, "data.val_fraction": args.val_fraction,
                                "data.num_samples": args.num_samples})
     rows, load0 = [], os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="dlbench-tune-bench-") as tmp:
-        if args.keep:
-            args.keep.mkdir(parents=True, exist_ok=True)
-            tmp = str(args.keep)
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    with contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(prefix="dlbench-tune-bench-") as tmp:
         space_path = Path(tmp) / "space.yaml"
         space_path.write_text(yaml.safe_dump(space, sort_keys=False))
         for seed in args.seeds:
