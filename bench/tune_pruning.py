@@ -1,6 +1,6 @@
 """ASHA pruning versus none: the same 30-trial search on mnist1d-cnn, same space, same sampler seed.
 
-    python bench/tune_pruning.py [--seeds 0 [1 2 ...]] [--trials 30] [--steps 6000] [--min-resource 500]
+    python bench/tune_pruning.py [--seeds 0 1 2 3] [--trials 30] [--steps 6000] [--min-resource 250]
                                  [--reduction-factor 3] [--num-samples 12500] [--val-fraction 0.4]
                                  [--pruners none,asha] [--keep DIR] [--record]
 
@@ -45,8 +45,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--steps", type=int, default=6000, help="training steps of a trial that is never pruned")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="sampler seeds: one pair of searches per seed")
-    ap.add_argument("--min-resource", type=int, default=500,
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3],
+                    help="sampler seeds: one pair of searches per seed; the verdict is on the mean")
+    ap.add_argument("--min-resource", type=int, default=250,
                     help="ASHA's first rung in steps (the shipped space's default is the first evaluation, 250)")
     ap.add_argument("--reduction-factor", type=int, default=3, help="ASHA's reduction factor (eta)")
     ap.add_argument("--num-samples", type=int, default=12500, help="MNIST-1D samples generated (data.num_samples)")
