@@ -14,7 +14,7 @@ seed pairs, and every pair is printed: one pair measures the sampler's luck as m
 The space is the shipped configs/spaces/mnist1d-cnn.yaml (learning rate 3e-4..0.1 log, every trial on a
 cosine schedule to its own end) without its batch-size and skip-connection parameters and with at most
 3 conv layers of width <= 48: a fixed batch and plain stages keep the unpruned baseline's length
-predictable and the whole bench near 20 minutes per seed on one core. One torch thread per trial (tiny
+predictable and one seed pair at 6-20 minutes on one core (CPU-dependent). One torch thread per trial (tiny
 models run fastest that way on CPU).
 
 Validation set: the stock MNIST-1D (5000 samples) leaves 800 validation samples at val_fraction 0.2, where
