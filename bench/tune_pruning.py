@@ -22,11 +22,9 @@ Validation set: the stock MNIST-1D (5000 samples) leaves 800 validation samples 
 mostly measures luck. The bench generates 25000 samples (mnist1d's own 80/20 split, so 5000 test) and
 keeps 40 % of the train part for validation: 8000 validation samples (standard error 0.17 points near
 0.975), 12000 for training, so that the best-of-30 on either side is less of a winner's curse.
-Measured over sampler seeds 0-7 (bench/RESULTS.md, 2 shared cores): at 25000 samples the mean pair is
-CPU time x0.28 and best val.accuracy -0.25 points, at 12500 samples x0.25 and -0.28 points; both pass on
-the mean, while single seeds miss (seed 2 at 25000 loses 1.60 points, seed 0 at 12500 loses 1.32: under
-pruning TPE's path never reaches the slow-starting late-SGD region the unpruned search found).
-The default seeds are 0-7 for that reason: about 1.5 h on one core (two halves run side by side on two).
+The default is eight seeds because single pairs miss either way while the 8-seed mean passes (the
+measured pairs and the summary are in bench/RESULTS.md): about 1.5 h on one core, or two halves of
+--seeds side by side on two.
 MNIST-1D is generated once per process (build_mnist1d caches make_dataset), so a pruned trial pays only
 its training steps.
 
