@@ -256,8 +256,8 @@ def create_app(predictors: list[Predictor], settings: ServeSettings) -> FastAPI:
     customize_openapi(app, registry.models, auth=verifier is not None)
     install_error_handlers(app)
     # Starlette wraps in reverse order: the access log sees everything (500s included), auth runs
-    # before the body is read, and the body limit before FastAPI parses it.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # before a byte of the body is read, and the body limits before FastAPI parses it.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     if verifier is not None:
         app.add_middleware(AuthMiddleware, verifier=verifier)
     app.add_middleware(InternalErrorMiddleware)

@@ -47,26 +47,40 @@ def run(
     max_queue: int = typer.Option(256, help="Waiting requests per model before 503."),
     request_timeout_s: float = typer.Option(30.0, help="Queue wait + predict before 504."),
     max_body_bytes: int = typer.Option(8 * 2**20, help="Larger request bodies get 413."),
+    header_timeout_s: float = typer.Option(10.0, help="Request line + headers must arrive within this (else 408)."),
+    body_timeout_s: float = typer.Option(30.0, help="A request body must arrive within this (else 408)."),
+    keep_alive_s: float = typer.Option(5.0, help="Idle keep-alive connections are closed after this."),
+    max_header_bytes: int = typer.Option(32 * 2**10, help="Larger request line + headers get 431."),
+    max_connections: int = typer.Option(2048, help="Open connections in all; at the cap the oldest idle one is closed."),
+    max_connections_per_client: int = typer.Option(
+        64, help="Open connections per client address (more get 429); raise it behind a proxy."
+    ),
     ssl_certfile: Optional[Path] = typer.Option(None, help="PEM certificate: serve HTTPS."),
     ssl_keyfile: Optional[Path] = typer.Option(None, help="PEM private key for --ssl-certfile."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, ... (default: the best available)."),
 ) -> None:
     """Serve run directories until Ctrl-C (in-flight requests finish first)."""
-    try:
-        from dlbench.predictors import load_predictor
-    except ImportError:
-        from dlbench.inference import load_predictor
+    from dlbench.serve.settings import ServeSettings
+
+    # Every setting (and the TLS files) is checked before any model loads: a typo costs a line, not
+    # a model load followed by a traceback.
+    settings = ServeSettings.from_options(
+        host=host, port=port, api_keys_path=keys_file, no_auth=no_auth, max_batch_size=max_batch_size,
+        max_batch_delay_ms=max_batch_delay_ms, max_queue=max_queue, request_timeout_s=request_timeout_s,
+        max_body_bytes=max_body_bytes, header_timeout_s=header_timeout_s, body_timeout_s=body_timeout_s,
+        keep_alive_s=keep_alive_s, max_header_bytes=max_header_bytes, max_connections=max_connections,
+        max_connections_per_client=max_connections_per_client, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+    )
+    specs = [_parse_model(spec) for spec in models]
+    if not settings.no_auth:
+        from dlbench.serve.auth import KeyVerifier
+
+        KeyVerifier(settings.api_keys_path or default_keys_path())  # no usable keys: say so before loading
+    from dlbench.serve.runs import load_predictor
     from dlbench.serve.server import run_server
 
-    predictors = []
-    for spec in models:
-        name, version, run_dir = _parse_model(spec)
-        predictors.append(load_predictor(run_dir, name=name, version=version, device=device))
-    run_server(
-        predictors, host=host, port=port, api_keys_path=keys_file, no_auth=no_auth, max_batch_size=max_batch_size,
-        max_batch_delay_ms=max_batch_delay_ms, max_queue=max_queue, request_timeout_s=request_timeout_s,
-        max_body_bytes=max_body_bytes, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
-    )
+    predictors = [load_predictor(run_dir, name=name, version=version, device=device) for name, version, run_dir in specs]
+    run_server(predictors, settings)
 
 
 @keys_app.command("add")

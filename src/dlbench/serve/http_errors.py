@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from dlbench.errors import UserError
 from dlbench.serve.batching import Overloaded, TimedOut
 from dlbench.serve.limits import send_error
+from dlbench.serve.logs import MAX_MESSAGE_CHARS, clip
 from dlbench.serve.protocol import ErrorResponse, validation_message
 
 log = logging.getLogger("dlbench.serve")
@@ -36,7 +37,9 @@ ERROR_RESPONSES: dict = {
 }
 
 def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+    # Messages quote what the client sent (a path, a tensor name): clipped, so a 5 MB name is not
+    # echoed back whole.
+    return JSONResponse({"error": clip(message, MAX_MESSAGE_CHARS)}, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

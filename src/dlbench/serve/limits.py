@@ -1,64 +1,100 @@
-"""ASGI guards that run before FastAPI sees a request: the body-size limit and the API key check.
+"""ASGI guards that run before FastAPI sees a request: the API key check and the body limits.
 
-Both answer with the protocol's error object `{"error": "..."}` on their own, so an oversized or
-unauthenticated request never reaches JSON parsing, validation or a model.
+Both answer with the protocol's error object `{"error": "..."}` on their own, so an unauthenticated
+or oversized request never reaches JSON parsing, validation or a model. The key is checked before
+a byte of the body is read, only inference routes take a body at all, and a body must arrive in
+time: a client without a key can make the server hold its headers, never its body (issue 27).
+Connection-level limits (idle and slow headers, connections per client) are in connections.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from dlbench.serve.auth import KeyVerifier
+from dlbench.serve.metrics import endpoint_of
 
 # The health probes stay open: Kubernetes and load balancers call them without credentials.
 PUBLIC_PATHS = frozenset({"/v2/health/live", "/v2/health/ready"})
 
 
-async def send_error(send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+async def send_error(send, status: int, message: str, headers: dict[str, str] | None = None, close: bool = False) -> None:
+    """The error object as a whole response. `close`: for a request whose body is left unread;
+    the connection cannot carry another request, and a slow sender must not keep it open."""
     body = json.dumps({"error": message}).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    if close:
+        raw.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
 
-class BodyLimitMiddleware:
-    """413 for a body over `max_bytes`, decided before any parsing.
+def declared_body(scope) -> tuple[int | None, bool]:
+    """(Content-Length or None, whether the request has a body at all). Raises ValueError for a
+    Content-Length that is not a number (llhttp lets some through, e.g. a duplicate header)."""
+    length, chunked = None, False
+    for name, value in scope.get("headers") or []:
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding":
+            chunked = True
+    return length, chunked or bool(length)
 
-    A declared Content-Length over the limit is refused without reading a byte. Otherwise the body
-    is read here, counting as it streams (chunked uploads carry no length, and a client may lie),
-    and replayed to the app; that costs nothing extra since the JSON parser needs it whole anyway.
+
+def takes_body(scope) -> bool:
+    return scope.get("method") == "POST" and endpoint_of(scope.get("path", "")) == "infer"
+
+
+class BodyLimitMiddleware:
+    """413 for a body where none is taken or over `max_bytes`, 408 for one slower than `timeout_s`.
+
+    Decided from the headers when possible, without reading a byte. Otherwise the body is read
+    here, counting as it streams (chunked uploads carry no length, and a client may lie), and
+    replayed to the app; that costs nothing extra since the JSON parser needs it whole anyway.
     """
 
-    def __init__(self, app, max_bytes: int):
+    def __init__(self, app, max_bytes: int, timeout_s: float):
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        try:
+            declared, has_body = declared_body(scope)
+        except ValueError:
+            return await send_error(send, 400, "Content-Length header is not an integer", close=True)
+        if not takes_body(scope):
+            if has_body:
+                return await send_error(
+                    send, 413, f"{scope.get('method')} on this path takes no request body; send none", close=True
+                )
+            return await self.app(scope, receive, send)
         too_big = f"request body exceeds the server limit of {self.max_bytes} bytes; send fewer rows per request"
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        if length is not None:
-            try:
-                declared = int(length)
-            except ValueError:
-                return await send_error(send, 400, "Content-Length header is not an integer")
-            if declared > self.max_bytes:
-                return await send_error(send, 413, too_big)
+        if declared is not None and declared > self.max_bytes:
+            return await send_error(send, 413, too_big, close=True)
         chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # client went away; nobody to answer
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                return await send_error(send, 413, too_big)
-            chunks.append(chunk)
-            more = message.get("more_body", False)
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                while more:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return  # client went away; nobody to answer
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        return await send_error(send, 413, too_big, close=True)
+                    chunks.append(chunk)
+                    more = message.get("more_body", False)
+        except TimeoutError:
+            return await send_error(
+                send, 408, f"request body not received within {self.timeout_s:g} s; send it at once", close=True
+            )
         body = b"".join(chunks)
+        del chunks  # the pieces, held until the request ends otherwise: the body once, not twice
         replayed = False
 
         async def replay():
@@ -94,14 +130,19 @@ class AuthMiddleware:
                     key = token.strip()
             elif name == b"x-api-key" and key is None:
                 key = value.decode("latin-1").strip()
+        # Refused before its body is read; a body left unread closes the connection (send_error).
+        try:
+            close = declared_body(scope)[1]
+        except ValueError:
+            close = True
         if key is None:
             return await send_error(
                 send, 401, "missing API key: send the header 'Authorization: Bearer <key>'",
-                {"WWW-Authenticate": 'Bearer realm="dlbench"'},
+                {"WWW-Authenticate": 'Bearer realm="dlbench"'}, close=close,
             )
         if not self.verifier.verify(key):
             return await send_error(
                 send, 401, "invalid or revoked API key",
-                {"WWW-Authenticate": 'Bearer realm="dlbench", error="invalid_token"'},
+                {"WWW-Authenticate": 'Bearer realm="dlbench", error="invalid_token"'}, close=close,
             )
         await self.app(scope, receive, send)

@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from dlbench.serve.logs import clip
+
 access_log = logging.getLogger("dlbench.serve.access")
 
 _ENDPOINTS = [
@@ -67,6 +69,16 @@ class Metrics:
         self.queue_depth = Gauge(
             "dlbench_queue_depth", "Requests waiting for a batch", ["model"], registry=self.registry
         )
+        # Fed by connections.py: connections the server closed or refused to protect itself, by
+        # reason (a fixed set). They never reach the app, so the request metrics do not see them.
+        self.connections_closed = Counter(
+            "dlbench_connections_closed", "Connections closed or refused by the server's limits", ["reason"],
+            registry=self.registry,
+        )
+        self.open_connections = Gauge("dlbench_open_connections", "Open client connections", registry=self.registry)
+
+    def connection_closed(self, reason: str) -> None:
+        self.connections_closed.labels(reason).inc()
 
     def observe_batch(self, model: str):
         """The Batcher's on_batch callback for `model` (called from its predict thread)."""
@@ -84,7 +96,8 @@ class AccessLogMiddleware:
 
     The model comes from the path (only names actually served, to bound label values); the infer
     handler leaves `version` and `batch_size` in scope["state"] (shared with `request.state`).
-    Nothing from the headers is logged, so an API key can never reach the log.
+    Nothing from the headers is logged, so an API key can never reach the log, and the path is
+    clipped (logs.clip), so a megabyte-long URL is not a megabyte-long line.
     """
 
     def __init__(self, app, metrics: Metrics, models: set[str]):
@@ -97,7 +110,8 @@ class AccessLogMiddleware:
             return await self.app(scope, receive, send)
         start = time.perf_counter()
         state = scope.setdefault("state", {})
-        status = 500  # if the app dies before sending anything, that is what the client sees
+        status = None
+        returned = False
 
         async def send_wrapper(message):
             nonlocal status
@@ -107,7 +121,12 @@ class AccessLogMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+            returned = True
         finally:
+            if status is None:
+                # Nothing sent: the client left before its answer (nginx's 499, not our failure),
+                # or the app died, which uvicorn answers with a 500.
+                status = 499 if returned else 500
             elapsed = time.perf_counter() - start
             found = _MODEL_IN_PATH.match(scope.get("path", ""))
             model = found.group(1) if found and found.group(1) in self.models else ""
@@ -127,8 +146,8 @@ class AccessLogMiddleware:
             json.dumps(
                 {
                     "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-                    "method": scope.get("method"),
-                    "path": scope.get("path"),
+                    "method": clip(scope.get("method") or ""),
+                    "path": clip(scope.get("path") or ""),
                     "model": model or None,
                     "version": state.get("version"),
                     "status": status,

@@ -1,22 +1,25 @@
-"""Run the inference app under uvicorn: TLS, connection limits and graceful shutdown are uvicorn's."""
+"""Run the inference app under uvicorn: TLS, keep-alive and graceful shutdown are uvicorn's; the
+connection guards uvicorn lacks (header deadline, per-client cap) come from connections.py."""
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 import logging
+import resource
 import socket
-from pathlib import Path
 
 import uvicorn
-from uvicorn.config import LOGGING_CONFIG
 
 from dlbench.errors import UserError
 from dlbench.serve.app import create_app
+from dlbench.serve.connections import ConnectionGuard, protocol_class
+from dlbench.serve.logs import log_config
 from dlbench.serve.predictor import Predictor
 from dlbench.serve.settings import ServeSettings
 
 log = logging.getLogger("dlbench.serve")
+
+SPARE_FILES = 64  # descriptors kept for everything but client sockets: model files, logs, the listener
 
 
 def _is_loopback(host: str) -> bool:
@@ -26,35 +29,57 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def _log_config() -> dict:
-    """uvicorn's logging setup plus ours; the access log is one bare JSON line per request, on stdout."""
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["formatters"]["dlbench_json_line"] = {"format": "%(message)s"}
-    config["handlers"]["dlbench_access"] = {
-        "class": "logging.StreamHandler", "formatter": "dlbench_json_line", "stream": "ext://sys.stdout",
-    }
-    config["loggers"]["dlbench.serve.access"] = {"handlers": ["dlbench_access"], "level": "INFO", "propagate": False}
-    # Server messages (the --no-auth warning, model errors) look like uvicorn's own, on stderr.
-    config["loggers"]["dlbench.serve"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    return config
+def _connections_that_fit(wanted: int) -> int:
+    """`wanted`, or fewer if the process may not open that many files.
+
+    The soft limit is raised up to the hard one first (many systems start at 1024); beyond it,
+    accept() would fail with EMFILE, which asyncio answers by pausing all accepts, health included.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = wanted + SPARE_FILES
+    if soft != resource.RLIM_INFINITY and soft < need:
+        raised = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return wanted
+    fit = max(1, soft - SPARE_FILES)
+    log.warning("--max-connections %d lowered to %d: this process may open only %d files (ulimit -n)", wanted, fit, soft)
+    return fit
 
 
 def build_server(predictors: list[Predictor], settings: ServeSettings) -> uvicorn.Server:
     """A configured, not yet started uvicorn server (tests run it on a socket of their own)."""
     app = create_app(predictors, settings)
-    for path in (settings.ssl_certfile, settings.ssl_keyfile):
-        if path is not None and not Path(path).is_file():
-            raise UserError(f"TLS file not found: {path}", "give the paths of a PEM certificate and key")
+    metrics = app.state.metrics
+    guard = ConnectionGuard(
+        max_connections=settings.max_connections,
+        max_per_client=settings.max_connections_per_client,
+        header_timeout_s=settings.header_timeout_s,
+        max_header_bytes=settings.max_header_bytes,
+        on_close=metrics.connection_closed,
+    )
+    metrics.open_connections.set_function(lambda: guard.open)
     config = uvicorn.Config(
         app,
+        # uvicorn[standard] brings httptools, which "auto" would pick too; this is its protocol
+        # with the guards added (they hook into its parser callbacks).
+        http=protocol_class(guard),
         host=settings.host,
         port=settings.port,
         ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
         ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
-        limit_concurrency=settings.limit_concurrency,
+        # Off: it counts idle connections as load, so idle sockets made every request a 503.
+        # ConnectionGuard caps connections instead (one request in flight per connection).
+        limit_concurrency=None,
+        timeout_keep_alive=settings.keep_alive_s,
+        ws="none",  # no WebSocket routes: no upgrade path to another protocol's limits
         # Our AccessLogMiddleware writes one JSON line per request; uvicorn's would be a second.
         access_log=False,
-        log_config=_log_config(),
+        log_config=log_config(),
         # On SIGTERM/Ctrl-C uvicorn stops accepting, waits this long for in-flight requests, then
         # runs the lifespan shutdown in which the batch workers drain.
         timeout_graceful_shutdown=settings.request_timeout_s + 5,
@@ -62,6 +87,7 @@ def build_server(predictors: list[Predictor], settings: ServeSettings) -> uvicor
         server_header=False,  # do not advertise the server software
     )
     # After uvicorn.Config, which sets up logging, so that these warnings are seen.
+    guard.max_connections = _connections_that_fit(settings.max_connections)
     if settings.no_auth:
         log.warning(
             "API keys are OFF (--no-auth): anyone who can reach %s:%s can use every model",
@@ -72,30 +98,17 @@ def build_server(predictors: list[Predictor], settings: ServeSettings) -> uvicor
     return uvicorn.Server(config)
 
 
-def run_server(
-    predictors: list[Predictor],
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    api_keys_path: Path | str | None = None,
-    no_auth: bool = False,
-    max_batch_size: int = 64,
-    max_batch_delay_ms: float = 5.0,
-    max_queue: int = 256,
-    request_timeout_s: float = 30.0,
-    max_body_bytes: int = 8 * 2**20,
-    ssl_certfile: Path | str | None = None,
-    ssl_keyfile: Path | str | None = None,
-) -> None:
-    """Serve `predictors` until interrupted (Ctrl-C / SIGTERM finish in-flight requests first)."""
-    settings = ServeSettings(
-        host=host, port=port, api_keys_path=api_keys_path, no_auth=no_auth, max_batch_size=max_batch_size,
-        max_batch_delay_ms=max_batch_delay_ms, max_queue=max_queue, request_timeout_s=request_timeout_s,
-        max_body_bytes=max_body_bytes, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
-    )
+def run_server(predictors: list[Predictor], settings: ServeSettings | None = None, **options) -> None:
+    """Serve `predictors` until interrupted (Ctrl-C / SIGTERM finish in-flight requests first).
+
+    Give `settings`, or ServeSettings fields as keywords (host, port, api_keys_path, no_auth,
+    max_batch_size, ...); a bad value is a UserError naming its flag.
+    """
+    settings = settings or ServeSettings.from_options(**options)
     server = build_server(predictors, settings)
     # Bound here rather than by uvicorn, which logs and sys.exit(1)s on a taken port: we want the
     # project's one-line UserError (exit code 2) instead.
-    sock = bind_socket(host, port)
+    sock = bind_socket(settings.host, settings.port)
     try:
         server.run(sockets=[sock])
     finally:

@@ -1,32 +1,130 @@
-"""ServeSettings: every knob of the inference server, validated once at startup."""
+"""ServeSettings: every knob of the inference server, validated once at startup, before any model loads.
+
+`ServeSettings.from_options(...)` is what the CLI and run_server use: a bad value becomes one
+UserError line naming the flag, what is wrong and how to fix it (exit code 2, no traceback).
+"""
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dlbench.errors import UserError
+
+_SECONDS = {"gt": 0, "le": 86_400, "allow_inf_nan": False}
 
 
 class ServeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     host: str = Field("127.0.0.1", description="Loopback by default; bind 0.0.0.0 only on purpose.")
-    port: int = Field(8000, ge=0, le=65535)
+    port: int = Field(8000, ge=0, le=65535, description="0 picks any free port.")
     api_keys_path: Path | None = Field(None, description="Keys file; None means the default path.")
     no_auth: bool = Field(False, description="Serve without API keys (logged as a WARNING).")
     max_batch_size: int = Field(64, ge=1, description="Rows per predict call; 1 turns batching off.")
-    max_batch_delay_ms: float = Field(5.0, ge=0, le=10_000, description="Longest wait to fill a batch.")
+    max_batch_delay_ms: float = Field(5.0, ge=0, le=10_000, allow_inf_nan=False, description="Longest wait to fill a batch.")
     max_queue: int = Field(256, ge=1, description="Requests waiting per model before 503.")
-    request_timeout_s: float = Field(30.0, gt=0, description="Queue wait + predict, before 504.")
+    request_timeout_s: float = Field(30.0, **_SECONDS, description="Queue wait + predict, before 504.")
     max_body_bytes: int = Field(8 * 2**20, ge=1, description="Larger request bodies get 413.")
-    limit_concurrency: int | None = Field(
-        1024, ge=1, description="Open connections+tasks before uvicorn answers 503; bounds memory."
+    # The limits below keep clients without a key from starving everyone else (issue 27): an idle
+    # or slow connection costs a socket and a few KB, so its count and its lifetime are what we bound.
+    header_timeout_s: float = Field(10.0, **_SECONDS, description="Request line + headers must arrive within this (408).")
+    body_timeout_s: float = Field(30.0, **_SECONDS, description="A request body must arrive within this (408).")
+    keep_alive_s: float = Field(5.0, **_SECONDS, description="An idle keep-alive connection is closed after this.")
+    max_header_bytes: int = Field(32 * 2**10, ge=1024, le=2**20, description="Larger request line + headers get 431.")
+    max_connections: int = Field(
+        2048, ge=1, description="Open connections in all; at the cap the oldest idle one is closed, else 503."
     )
+    max_connections_per_client: int = Field(64, ge=1, description="Open connections per client address; more get 429.")
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
 
     @model_validator(mode="after")
-    def _tls_pair(self) -> "ServeSettings":
-        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
-            raise ValueError("TLS needs both ssl_certfile and ssl_keyfile")
+    def _tls(self) -> "ServeSettings":
+        cert, key = self.ssl_certfile, self.ssl_keyfile
+        if cert is None and key is None:
+            return self
+        if cert is None or key is None:
+            given, missing = ("--ssl-certfile", "--ssl-keyfile") if key is None else ("--ssl-keyfile", "--ssl-certfile")
+            raise UserError(
+                f"{given} needs {missing} too", "HTTPS needs a PEM certificate and its private key: give both, or neither"
+            )
+        _read_pem("--ssl-certfile", cert, b"-----BEGIN CERTIFICATE-----", "a PEM certificate")
+        key_text = _read_pem("--ssl-keyfile", key, b"PRIVATE KEY-----", "a PEM private key")
+        if b"ENCRYPTED" in key_text:
+            raise UserError(
+                f"--ssl-keyfile {key} is encrypted", "give it unencrypted: openssl pkey -in KEY -out PLAIN_KEY"
+            )
+        # Loaded here, not first inside uvicorn, so that a wrong file is one line before any model
+        # loads; the certificate alone first, so that the line can say which file is wrong.
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=str(cert))
+        except (ssl.SSLError, OSError):
+            raise UserError(f"--ssl-certfile {cert}: the PEM certificate in it is damaged", "give a PEM certificate") from None
+        try:
+            # The password callback keeps OpenSSL from ever prompting on the terminal.
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key, password=lambda: b"")
+        except (ssl.SSLError, OSError) as e:
+            if getattr(e, "reason", None) == "KEY_VALUES_MISMATCH":
+                raise UserError(
+                    f"--ssl-keyfile {key} is not the key of --ssl-certfile {cert}",
+                    "give the private key the certificate was made with",
+                ) from None
+            raise UserError(f"--ssl-keyfile {key}: the PEM private key in it is damaged", "give a PEM private key") from None
         return self
+
+    @classmethod
+    def from_options(cls, **options) -> "ServeSettings":
+        """Settings from CLI-style options; any bad value is one UserError line naming its flag."""
+        try:
+            return cls(**options)
+        except ValidationError as e:
+            raise UserError("; ".join(_describe(err) for err in e.errors()), _hint(e.errors())) from None
+
+
+def _read_pem(flag: str, path: Path, marker: bytes, what: str) -> bytes:
+    if not path.is_file():
+        raise UserError(f"{flag} {path}: {'not a file' if path.exists() else 'no such file'}", f"give the path of {what}")
+    try:
+        with path.open("rb") as f:
+            head = f.read(2**20)  # PEM files are a few KB; this bounds what a wrong path makes us read
+    except OSError as e:
+        raise UserError(f"{flag} {path}: cannot read it ({e.strerror or e})", f"give the path of {what}") from None
+    if marker not in head:
+        raise UserError(f"{flag} {path} is not {what} (no '{marker.decode().strip('-')}' line)", f"give the path of {what}")
+    return head
+
+
+def flag(field: str) -> str:
+    return {"api_keys_path": "--api-keys"}.get(field, "--" + field.replace("_", "-"))
+
+
+_HINTS = {
+    "port": "use a TCP port from 1 to 65535, or 0 for any free port",
+    "max_batch_size": "give the most rows per predict call, 1 or more; 1 turns batching off",
+    "max_batch_delay_ms": "give a wait from 0 to 10000 ms; 0 never waits",
+    "max_queue": "give how many requests may wait per model, 1 or more",
+    "max_body_bytes": "give a size in bytes, 1 or more; the default is 8388608, 8 MiB",
+    "max_header_bytes": "give a size in bytes from 1024 to 1048576; the default is 32768",
+    "max_connections": "give a count, 1 or more; the default is 2048",
+    "max_connections_per_client": "give a count, 1 or more; the default is 64",
+}
+
+
+def _describe(err: dict) -> str:
+    field = str(err["loc"][0]) if err.get("loc") else ""
+    if err.get("type") == "extra_forbidden":
+        return f"unknown server setting '{field}'"
+    message = err["msg"][:1].lower() + err["msg"][1:]
+    value = err.get("input")
+    shown = repr(value) if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else value
+    return f"{flag(field)} {shown}: {message}" if field else message
+
+
+def _hint(errors: list[dict]) -> str | None:
+    field = str(errors[0]["loc"][0]) if errors and errors[0].get("loc") else ""
+    if field.endswith("_s") or field.endswith("_ms"):
+        return _HINTS.get(field, "give a number of seconds above 0, e.g. 30")
+    return _HINTS.get(field)
