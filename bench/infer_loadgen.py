@@ -25,7 +25,7 @@ from pathlib import Path
 SERVER = """
 import sys, torch
 torch.set_num_threads(int(sys.argv[4]))
-from dlbench.predictors import load_predictor
+from dlbench.serve.runs import load_predictor
 from dlbench.serve.server import run_server
 run_server([load_predictor(sys.argv[1], device="cpu")], port=int(sys.argv[2]), api_keys_path=sys.argv[3],
            max_batch_size=int(sys.argv[5]))

@@ -76,10 +76,7 @@ def serve(args) -> None:
     # cores, and extra OpenMP threads spinning at batch size 1 would measure contention, not batching.
     torch.set_num_threads(args.torch_threads)
     if args.run:
-        try:
-            from dlbench.predictors import load_predictor
-        except ImportError:  # older layout: the loader next to load_run
-            from dlbench.inference import load_predictor
+        from dlbench.serve.runs import load_predictor
 
         predictor = load_predictor(args.run)
     else:

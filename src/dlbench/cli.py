@@ -73,7 +73,8 @@ def _summary(run_dir: Path, r: dict) -> None:
 
 @app.command()
 def evaluate(run_dir: str = typer.Argument(..., help="A finished run directory"),
-             split: str = typer.Option("test", "--split", help="train, val or test"),
+             split: str = typer.Option("val", "--split", help="val (default), train, or test: the test split is "
+                                       "for the final, once-only measurement"),
              device: Optional[str] = typer.Option(None, "--device"),
              as_json: bool = typer.Option(False, "--json", help="Only the JSON")):
     """Evaluate a run's model on a split: metrics, confusion matrix, per-class table, and JSON."""
@@ -117,7 +118,7 @@ def predict(run_dir: str = typer.Argument(..., help="A finished run directory"),
             device: Optional[str] = typer.Option(None, "--device"),
             beam: Optional[int] = typer.Option(None, "--beam", min=1, help="Beam size for translation models")):
     """Predict with a trained model: labels with per-class probabilities, or regression values."""
-    from dlbench.inference import predict as predict_fn
+    from dlbench.predict import predict as predict_fn
 
     res = predict_fn(run_dir, inputs, output, device, beam=beam)
     if output is None:

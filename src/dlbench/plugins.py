@@ -15,9 +15,9 @@ GROUPS = [
     ("dlbench.tune.cli", "app", "tune", True),
     ("dlbench.report.cli", "report", "report", False),
     ("dlbench.recommend", "recommend_command", "recommend", False),
-    ("dlbench.generate_cli", "generate_command", "generate", False),
+    ("dlbench.predict.generate_cli", "generate_command", "generate", False),
     ("dlbench.serve.cli", "serve_app", "serve", True),
-    ("dlbench.export", "export_command", "export", False),
+    ("dlbench.export.cli", "export_command", "export", False),
 ]
 
 

@@ -30,7 +30,8 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 FAMILY_NAMES = {"mlp": "MLP", "cnn": "CNN", "cnn-1d": "1-D CNN", "rnn": "RNN (GRU)", "gan": "GAN",
                 "transformer": "Transformer (encoder)", "transformer-seq2seq": "Transformer (encoder-decoder)",
                 "rnn-text": "RNN (LSTM/GRU) over token embeddings", "rnn-seq2seq": "RNN encoder-decoder"}
-REGISTRY_NAME = {"cnn-1d": "cnn"}  # families that are a configuration of another registry entry
+REGISTRY_NAME = {"cnn-1d": "cnn", "transformer-seq2seq": "transformer", "rnn-seq2seq": "rnn"}
+"""Suggestions that are a head or a configuration of a registered family."""
 
 
 @dataclass
@@ -298,7 +299,7 @@ def choose(pr: Profile, goal: str) -> tuple[str, list[str], list[str]]:
 
 
 def build_config(pr: Profile, family: str, goal: str, data_path: str) -> dict:
-    from dlbench.models.registry import MODELS
+    from dlbench.recipes.registry import RECIPES
 
     n_train = max(1, int(pr.n * 0.7))  # the default split keeps 70% for training
     t = tier(n_train)
@@ -332,13 +333,13 @@ def build_config(pr: Profile, family: str, goal: str, data_path: str) -> dict:
     elif family == "transformer-seq2seq":
         d = 128 if n_train < 50_000 else 256
         layers = 2 if n_train < 10_000 else 3
-        model = {"name": "transformer-seq2seq", "d_model": d, "heads": 4, "encoder_layers": layers,
+        model = {"name": "transformer", "d_model": d, "heads": 4, "encoder_layers": layers,
                  "decoder_layers": layers, "dropout": 0.1}
         data.update(max_len=int(min(256, max(16, pr.text_len * 2 + 4))), tokenizer={"type": "word"})
         optim.update(lr=5e-4, warmup_steps=max(1, steps // 10))
     elif family == "rnn-seq2seq":
         h = 128 if n_train < 10_000 else 256
-        model = {"name": "rnn-seq2seq", "cell": "gru", "embedding_dim": h // 2, "hidden_size": h, "layers": 1,
+        model = {"name": "rnn", "cell": "gru", "embedding_dim": h // 2, "hidden_size": h, "layers": 1,
                  "attention": "luong", "dropout": 0.2 if n_train < 2000 else 0.1}
         data.update(max_len=int(min(256, max(16, pr.text_len * 2 + 4))), tokenizer={"type": "word"})
         optim.update(grad_clip=1.0)
@@ -349,7 +350,7 @@ def build_config(pr: Profile, family: str, goal: str, data_path: str) -> dict:
     else:
         raise ValueError(family)
     cfg = {"data": data, "model": model, **({"optim": optim} if optim else {}), "train": train}
-    fields = MODELS[model["name"]][0].model_fields
+    fields = RECIPES[model["name"]].config.model_fields
     cfg["model"] = {k: v for k, v in model.items() if k in fields}  # tolerate a family that renamed an option
     return cfg
 
@@ -358,7 +359,7 @@ def _check(cfg: dict, pr: Profile) -> str | None:
     """Why `cfg` would not train, or None: schema validation plus building the model on the inspected shape."""
     from dlbench.config import parse_config
     from dlbench.data.bundle import DataSpec
-    from dlbench.models import build_model
+    from dlbench.recipes.registry import build_model
 
     try:
         c = parse_config(cfg)
@@ -375,9 +376,8 @@ def _check(cfg: dict, pr: Profile) -> str | None:
 
 def recommend(path: str | Path, target: str | None = None, goal: str = "predict",
               output: str | Path | None = None, write: bool = True) -> Recommendation:
-    import dlbench.config  # noqa: F401  (first: the config schema imports the registries, not the reverse)
     from dlbench.data.registry import DATASETS
-    from dlbench.models.registry import MODELS
+    from dlbench.recipes.registry import RECIPES
 
     if goal not in ("predict", "generate"):
         raise UserError(f"--goal {goal}: unknown goal", "use predict (default) or generate")
@@ -391,7 +391,7 @@ def recommend(path: str | Path, target: str | None = None, goal: str = "predict"
     cfg, written, problems = None, None, []
     for fam in [family, *fallbacks]:
         reg = REGISTRY_NAME.get(fam, fam)
-        if reg not in MODELS:
+        if reg not in RECIPES:
             problems.append(f"{FAMILY_NAMES.get(fam, fam)} is not in this dlbench's model registry")
             continue
         candidate = build_config(pr, fam, goal, data_path)

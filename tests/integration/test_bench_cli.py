@@ -78,9 +78,9 @@ def test_bad_input_is_one_line_exit_2(cli, tiny_cfg, tmp_path):
 
 
 def test_benchmark_of_a_family_not_built_yet_says_so(cli, tmp_path, monkeypatch):
-    from dlbench.models import registry
+    from dlbench.recipes import registry
 
-    monkeypatch.delitem(registry.MODELS, "gan")  # as before the GAN family landed
+    monkeypatch.delitem(registry.RECIPES, "gan")  # as before the GAN family landed
     code, _, err = cli("bench", "run", "digits-gan", "--out", tmp_path / "r")
     assert code == 2 and "'gan' model family" in err and "not have yet" in err
     assert not (tmp_path / "r").exists()

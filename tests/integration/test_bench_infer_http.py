@@ -12,7 +12,7 @@ SHORT = ("--duration", "0.3", "--no-advice", "--system", "ci")
 
 @pytest.fixture(scope="module")
 def server(trained_run, tmp_path_factory):
-    from dlbench.predictors import load_predictor
+    from dlbench.serve.runs import load_predictor
 
     tmp = tmp_path_factory.mktemp("keys")
     keys, key = make_keys(tmp)

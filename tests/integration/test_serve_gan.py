@@ -3,7 +3,7 @@ import httpx
 import numpy as np
 
 import dlbench
-from dlbench.predictors import load_predictor
+from dlbench.serve.runs import load_predictor
 from tests.integration.test_gan_cli import TINY_GAN
 from tests.unit.serve.serve_fakes import live_server
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 import dlbench
-from dlbench.predictors import load_predictor
+from dlbench.serve.runs import load_predictor
 from tests.integration.test_translation_cli import translation
 from tests.unit.serve.serve_fakes import live_server
 

@@ -5,7 +5,7 @@ import pytest
 
 import dlbench
 from dlbench.errors import UserError
-from dlbench.predictors import load_predictor
+from dlbench.serve.runs import load_predictor
 from dlbench.serve.predictor import Predictor
 from tests.conftest import tiny
 

@@ -55,7 +55,7 @@ CASES = [  # (arguments, recommended family, registry family written, facts that
     (("signals.npz", None), "cnn-1d", "cnn", ["x [240, 1, 32]"]),
     (("flat.npz", None), "mlp", "mlp", ["y: numeric targets"]),
     (("images", None), "cnn", "cnn", ["30 images in 2 class folders", "grayscale"]),
-    (("pairs.tsv", None), "rnn-seq2seq", "rnn-seq2seq", ["150 source<TAB>target pairs"]),
+    (("pairs.tsv", None), "rnn-seq2seq", "rnn", ["150 source<TAB>target pairs"]),
 ]
 
 
@@ -97,15 +97,15 @@ def test_generate_gan(data, monkeypatch):
 
 
 def test_families_missing_from_the_registry(data, monkeypatch, tmp_path):
-    from dlbench.models import registry
+    from dlbench.recipes import registry
 
     monkeypatch.chdir(data)
-    monkeypatch.delitem(registry.MODELS, "gan")
+    monkeypatch.delitem(registry.RECIPES, "gan")
     rec = recommend("images", goal="generate", output=str(tmp_path / "g.yaml"))
     assert rec.family == "gan" and rec.written_family == "cnn"
     assert "GAN is not in this dlbench's model registry" in rec.note and "uses CNN instead" in rec.note
     assert yaml.safe_load((tmp_path / "g.yaml").read_text())["data"]["path"] == str(data / "images")
-    monkeypatch.delitem(registry.MODELS, "transformer")
+    monkeypatch.delitem(registry.RECIPES, "transformer")
     rec = recommend("reviews.csv", "sentiment", write=False)
     assert rec.config is None and "No config was written" in rec.note
 

@@ -89,7 +89,7 @@ def run(benchmark: str = typer.Argument(..., help="A benchmark name (`dlbench be
 
     bench, extra = resolve(benchmark, target, list(override or []), name)
     if scaling:
-        from dlbench.training.scaling import run_scaling, scaling_table
+        from dlbench.bench.scaling import run_scaling, scaling_table
 
         doc = run_scaling(bench, scaling, runs, system=system, out=out_dir, db=db, seed=seed, org=org, status=status,
                           init_cap_s=init_cap, overrides=extra, max_steps=max_steps, keep_runs=keep_runs,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import gc
 import inspect
+import itertools
 import json
 import re
 import shutil
@@ -97,42 +98,45 @@ class BenchmarkResult:
 
 
 def _probe(cfg, quality) -> tuple[int, int]:
-    """Validate the target against the metrics the task logs and warm the process up; (n_train, n_val).
+    """Validate the target against the metrics the family logs and warm the process up; (n_train, n_val).
 
-    Runs inside the first run's initialization. The warm-up trains a throwaway model on random
-    batches shaped like the data (not on the training data, which the clock must see first)."""
+    Runs inside the first run's initialization. The warm-up runs the loop's own step (the recipe's
+    `train_step`: autocast, clipping, scheduler) on a throwaway model and random batches shaped like
+    the data, not on the training data, which the clock must see first."""
     from dlbench.api import prepare
-    from dlbench.data import build_data
     from dlbench.data.loaders import eval_batches
+    from dlbench.recipes.registry import get_recipe
 
-    try:
-        bundle, model, task, device = prepare(cfg)
-        small = bundle.val.subset(min(len(bundle.val), 64))
-        metrics = {f"val.{k}": v for k, v in task.evaluate(model, small, 64, device).items()
-                   if isinstance(v, (int, float))}
-    except UserError:
-        raise
-    except Exception:  # a family with its own loop and task (GAN): its first evaluation validates the metric
-        bundle = build_data(cfg.data)
-        return len(bundle.train), len(bundle.val)
-    if quality.metric not in metrics:
-        raise UserError(f"the target names '{quality.metric}', which this task does not log",
-                        f"valid metrics: {', '.join(metrics)}")
-    try:
-        xb, yb = next(eval_batches(bundle.val, min(cfg.train.batch_size, len(bundle.val)), device))
+    recipe = get_recipe(cfg.model.name)
+    bundle, model, task, device = prepare(cfg)
+    check_target(recipe, bundle.spec.task, quality)
+    xb, yb = next(eval_batches(bundle.val, min(cfg.train.batch_size, len(bundle.val)), device))
 
-        def synthetic(t):
-            if t is None or t.is_floating_point():
-                return None if t is None else torch.randn_like(t)
-            return torch.randint_like(t, 0, int(t.max()) + 1)
+    def synthetic(t):
+        if t is None or t.is_floating_point():
+            return None if t is None else torch.randn_like(t)
+        return torch.randint_like(t, 0, int(t.max()) + 1)
 
-        for _ in range(WARMUP_STEPS):
-            model.zero_grad(set_to_none=True)
-            task.loss(model, synthetic(xb), synthetic(yb)).backward()
-        synchronize(device)
-    except Exception:  # warm-up is an optimization; a task it does not fit just starts cold
-        pass
+    step = recipe.train_step(cfg, model, task, device, WARMUP_STEPS)
+    batches = itertools.repeat((synthetic(xb), synthetic(yb)))
+    for _ in range(WARMUP_STEPS):
+        step.run(batches)
+    synchronize(device)
     return len(bundle.train), len(bundle.val)
+
+
+def check_target(recipe, task: str, quality) -> None:
+    """The target names a validation metric of this family, compared in the direction that metric improves."""
+    metrics = recipe.metrics(task)
+    bare = quality.metric[4:] if quality.metric.startswith("val.") else None
+    if bare not in metrics:
+        raise UserError(f"the target names '{quality.metric}', which this {recipe.name} model does not log",
+                        f"valid metrics: {', '.join(f'val.{m}' for m in metrics)}")
+    want = "max" if quality.op in (">=", ">") else "min"
+    if metrics[bare] != want:
+        better = "lower" if metrics[bare] == "min" else "higher"
+        raise UserError(f"the target '{quality}' can never mean 'good enough': {bare} is better when {better}",
+                        f"use {'<=' if better == 'lower' else '>='} for {quality.metric}")
 
 
 def _platform(device: torch.device, inventory: dict, world_size: int) -> str:
@@ -269,7 +273,7 @@ def run_benchmark(bench: Benchmark, runs: int | None = None, *, system: str = "l
     from dlbench.training.device import pick_device
 
     if world_size != 1:  # every run under torchrun, the MLPerf log written by rank 0 (training/scaling.py)
-        from dlbench.training.scaling import run_benchmark_distributed
+        from dlbench.bench.scaling import run_benchmark_distributed
 
         return run_benchmark_distributed(bench, runs, system=system, out=out, db=db, seed=seed, world_size=world_size,
                                          org=org, status=status, init_cap_s=init_cap_s, overrides=overrides,

@@ -84,13 +84,13 @@ def _children_cpu(proc: psutil.Process, seen: dict) -> None:
         seen[c.pid] = (first, busy)
 
 
-def measure(cfg, model, task, bundle, device, steps: int = 50, warmup: int = 5) -> Measurements:
-    """Time `steps` training steps of a prepared model (see api.prepare) after `warmup` untimed ones."""
+def measure(cfg, model, task, bundle, device, step, steps: int = 50, warmup: int = 5) -> Measurements:
+    """Time `steps` training steps of a prepared model (see api.prepare) after `warmup` untimed ones.
+
+    step: the recipe's `TrainStep`, the very step `dlbench train` runs (autocast, clipping, scheduler)."""
     from dlbench.data.loaders import TrainBatches
-    from dlbench.training.optim import build_optimizer
 
     tc = cfg.train
-    optimizer = build_optimizer(cfg.optim, model)
     batches = TrainBatches(bundle.train, tc.batch_size, tc.seed, device, num_workers=tc.num_workers)
     proc = psutil.Process()
     model.train()
@@ -107,13 +107,10 @@ def measure(cfg, model, task, bundle, device, steps: int = 50, warmup: int = 5) 
             _children_cpu(proc, workers)
             t_begin = time.perf_counter()
         t0, c0 = time.perf_counter(), time.process_time()
-        xb, yb = next(batches)
+        fetched = [next(batches) for _ in range(step.batches_per_step)]
         synchronize(device)  # the copy to the device is part of getting the data
         t1, c1 = time.perf_counter(), time.process_time()
-        loss = task.loss(model, xb, yb)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        step.run(iter(fetched))
         synchronize(device)
         t2 = time.perf_counter()
         if i >= warmup:
@@ -132,7 +129,7 @@ def measure(cfg, model, task, bundle, device, steps: int = 50, warmup: int = 5) 
     else:  # loading runs in this process, inside next()
         loader_busy = data_cpu / data_s if data_s > 0 else None
     m = Measurements(device=str(device), steps=steps, batch_size=tc.batch_size, num_workers=tc.num_workers,
-                     lazy_data=lazy, seconds=wall, samples_per_s=steps * batches.global_batch / max(wall, 1e-9),
+                     lazy_data=lazy, seconds=wall, samples_per_s=steps * step.batches_per_step * batches.global_batch / max(wall, 1e-9),
                      step_ms=1e3 * (data_s + compute_s) / steps, data_ms=1e3 * data_s / steps,
                      compute_ms=1e3 * compute_s / steps, data_stall=data_s / max(data_s + compute_s, 1e-12),
                      loader_busy=loader_busy, cpu_system=cpu_system, cpu_count=psutil.cpu_count() or 1,
@@ -217,12 +214,14 @@ def profile(config, overrides: list[str] | None = None, steps: int = 50, warmup:
     from dlbench.api import _as_config, prepare
     from dlbench.bench.sysinfo import collect_inventory
     from dlbench.errors import UserError
+    from dlbench.recipes.registry import get_recipe
 
     if steps < 1 or warmup < 0:
         raise UserError("--steps must be at least 1 and --warmup at least 0")
     cfg = _as_config(config, list(overrides or []))
     bundle, model, task, device = prepare(cfg)
-    m = measure(cfg, model, task, bundle, device, steps=steps, warmup=warmup)
+    step = get_recipe(cfg.model.name).train_step(cfg, model, task, device, warmup + steps)
+    m = measure(cfg, model, task, bundle, device, step, steps=steps, warmup=warmup)
     inv = collect_inventory()
     return {"config": cfg.name or str(config), "measurements": asdict(m),
             "recommendations": [asdict(r) for r in recommend(m, inv)],

@@ -99,11 +99,11 @@ class Benchmark(Section):
 
     def unavailable(self) -> str | None:
         """Why this dlbench cannot run the benchmark yet, or None."""
-        from dlbench.models.registry import MODELS
+        from dlbench.recipes.registry import RECIPES
 
-        if self.family not in MODELS:
+        if self.family not in RECIPES:
             return (f"benchmark '{self.name}' needs the '{self.family}' model family, which this dlbench "
-                    f"does not have yet (available: {', '.join(MODELS)})")
+                    f"does not have yet (available: {', '.join(RECIPES)})")
         if not self.custom:
             from dlbench.config.load import SHIPPED_DIR
 
@@ -113,14 +113,13 @@ class Benchmark(Section):
 
 
 def optimizer_facts(cfg) -> dict:
-    """The MLPerf optimizer hyperparameters of a config (mllog keys)."""
-    if cfg.model.name == "gan":  # its own loop: Adam for G and D, learning rates in model.*
-        m = cfg.model
-        return {"opt_name": "adam", "opt_base_learning_rate": m.g_lr, "opt_adam_beta_1": m.betas[0],
-                "opt_adam_beta_2": m.betas[1]}
-    o = cfg.optim
-    return {"opt_name": o.name, "opt_base_learning_rate": o.lr, "opt_weight_decay": o.weight_decay,
-            "opt_learning_rate_warmup_steps": o.warmup_steps}
+    """The MLPerf optimizer hyperparameters of a config (mllog keys), from its family's optimizer."""
+    from dlbench.recipes.registry import get_recipe
+
+    o = get_recipe(cfg.model.name).optimizer(cfg)
+    keys = {"name": "opt_name", "lr": "opt_base_learning_rate", "weight_decay": "opt_weight_decay",
+            "warmup_steps": "opt_learning_rate_warmup_steps", "beta_1": "opt_adam_beta_1", "beta_2": "opt_adam_beta_2"}
+    return {keys[k]: v for k, v in o.items() if k in keys}
 
 
 def check_name(name: str) -> str:

@@ -6,6 +6,7 @@ suggests the closest valid name for an unknown key.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,87 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     raise UserError(f"config file not found: {name_or_path}", hint)
 
 
+# A config is a few hundred lines; these bounds sit far above any real one and far below what would
+# exhaust memory or the interpreter's stack (PyYAML composes nested nodes recursively).
+MAX_CONFIG_BYTES = 1 << 20
+MAX_DEPTH = 50
+MAX_NODES = 100_000
+
+
+class YAMLLimitError(yaml.MarkedYAMLError):
+    """Well-formed YAML that is refused: a duplicate key, or a document beyond the bounds above."""
+
+
+class BoundedLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses duplicate keys and bounds nesting and size while composing,
+    so an oversized document is refused before any of it is built. Aliases count as the size of
+    what they stand for, so a billion-laughs document is refused too."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self._nodes = 0
+        self._sizes: dict[int, int] = {}  # id(anchored node) -> nodes it expands to
+
+    def _count(self, n: int, mark) -> None:
+        self._nodes += n
+        if self._nodes > MAX_NODES:
+            raise YAMLLimitError(None, None, f"more than {MAX_NODES:,} values in one document", mark,
+                                 "a config holds settings, not data: put data in a file that data.path names")
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            self._count(self._sizes.get(id(target), 1), event.start_mark)
+            return super().compose_node(parent, index)
+        mark = self.peek_event().start_mark
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise YAMLLimitError(None, None, f"nested deeper than {MAX_DEPTH} levels", mark,
+                                 "a config is a few levels deep: data/model/optim/train and their options")
+        before = self._nodes
+        self._count(1, mark)
+        node = super().compose_node(parent, index)
+        self._sizes[id(node)] = self._nodes - before
+        self._depth -= 1
+        return node
+
+    def construct_mapping(self, node, deep=False):
+        # SafeLoader lets the last of two equal keys win silently; a config with two `lr:` is a mistake.
+        # Merge keys (`<<: *defaults`) are exempt: overriding merged values is what they are for.
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark)
+                except TypeError:
+                    continue  # unhashable key: SafeLoader reports it
+                if first is not key_node.start_mark:
+                    raise YAMLLimitError(None, None, f"duplicate key '{key}' (first at line {first.line + 1})",
+                                         key_node.start_mark, "keep one of them; YAML would silently use the last")
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml_text(text: str):
+    """`yaml.safe_load` with the bounds and the duplicate-key check of `BoundedLoader`."""
+    return yaml.load(text, Loader=BoundedLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def read_yaml(path: Path) -> dict:
     try:
-        raw = yaml.safe_load(path.read_text())
+        with open(path, "rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)  # never more, whatever the file claims to be
+        if len(data) > MAX_CONFIG_BYTES:
+            raise UserError(f"{path}: config file is larger than {MAX_CONFIG_BYTES // 2**20} MiB",
+                            "a config holds settings; put data in a file that data.path names")
+        raw = load_yaml_text(data.decode("utf-8"))
+    except YAMLLimitError as e:
+        mark = e.problem_mark
+        raise UserError(f"{path}: line {mark.line + 1}, column {mark.column + 1}: {e.problem}", e.note) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -50,7 +129,9 @@ def read_yaml(path: Path) -> dict:
 
 def _parse_value(text: str) -> Any:
     try:
-        return yaml.safe_load(text) if text != "" else ""
+        return load_yaml_text(text) if text != "" else ""
+    except YAMLLimitError as e:
+        raise UserError(f"override value {text[:40]!r}{'...' if len(text) > 40 else ''}: {e.problem}", e.note) from None
     except yaml.YAMLError:
         return text
 
@@ -97,7 +178,7 @@ def _list_slot(node: list, part: str, item: str):
 def _fields_at(loc: tuple, root: type[BaseModel]) -> tuple[list[str], list[str]]:
     """Walk a pydantic error location; return (display path, field names valid at the last level)."""
     from dlbench.data.registry import DATASETS
-    from dlbench.models.registry import MODELS
+    from dlbench.recipes.registry import RECIPES
 
     path: list[str] = []
     model: type[BaseModel] | None = root
@@ -114,8 +195,8 @@ def _fields_at(loc: tuple, root: type[BaseModel]) -> tuple[list[str], list[str]]
                     i += 1
             elif part == "model" and model is root:
                 model = None
-                if i + 1 < len(loc) and loc[i + 1] in MODELS and len(loc) > i + 2:
-                    model = MODELS[loc[i + 1]][0]
+                if i + 1 < len(loc) and loc[i + 1] in RECIPES and len(loc) > i + 2:
+                    model = RECIPES[loc[i + 1]].config
                     i += 1
             else:
                 model = _submodel(ann)
@@ -164,8 +245,14 @@ def _describe(err: dict, root: type[BaseModel]) -> str:
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     got = err.get("input")
-    shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {got!r})"
+    shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {_short(got)})"
     return f"{where}: {msg}{shown}"
+
+
+def _short(value, limit: int = 60) -> str:
+    """repr of a value, cut so that a hostile megabyte-long value cannot flood the error line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(str(value)):,} characters)"
 
 
 def parse_config(raw: dict, source: str = "config"):
@@ -177,16 +264,19 @@ def parse_config(raw: dict, source: str = "config"):
     except ValidationError as e:
         problems = [_describe(err, Config) for err in e.errors()]
         problems = list(dict.fromkeys(problems))
-        head = f"{source}: {len(problems)} problem{'s' if len(problems) > 1 else ''} in the config"
-        raise UserError(head + "\n  " + "\n  ".join(problems)) from None
+        if len(problems) == 1:
+            raise UserError(f"{source}: {problems[0]}") from None
+        raise UserError(f"{source}: {len(problems)} problems in the config\n  " + "\n  ".join(problems)) from None
 
 
 def load_config(path_or_name: str | Path, overrides: list[str] | None = None):
     path = resolve_config_path(path_or_name)
     raw = apply_overrides(read_yaml(path), overrides or [])
     cfg = parse_config(raw, source=str(path))
-    if cfg.name is None:
-        cfg.name = path.stem
+    from dlbench.config.schema import MAX_NAME_LENGTH
+
+    if cfg.name is None:  # the file name may hold characters a run name may not: replace them
+        cfg.name = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip(".")[:MAX_NAME_LENGTH] or "run"
     return cfg
 
 

@@ -39,17 +39,17 @@ def rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]]
 
 def reference(section: str | None = None) -> list[tuple[str, str, str, str]]:
     """(key, type, default, help) for data kinds, model families, optim and train."""
-    from dlbench.config.schema import OptimConfig, TrainConfig
+    from dlbench.config.sections import OptimConfig, TrainConfig
     from dlbench.data.registry import DATASETS
-    from dlbench.models.registry import MODELS
+    from dlbench.recipes.registry import RECIPES
 
     table: list[tuple[str, str, str, str]] = []
     if section in (None, "data"):
         for kind, (cls, _) in DATASETS.items():
             table += [(f"data[{kind}].{k[5:]}", *rest) for k, *rest in rows(cls, "data.")]
     if section in (None, "model"):
-        for name, (cls, _) in MODELS.items():
-            table += [(f"model[{name}].{k[6:]}", *rest) for k, *rest in rows(cls, "model.")]
+        for name, recipe in RECIPES.items():
+            table += [(f"model[{name}].{k[6:]}", *rest) for k, *rest in rows(recipe.config, "model.")]
     if section in (None, "optim"):
         table += rows(OptimConfig, "optim.")
     if section in (None, "train"):

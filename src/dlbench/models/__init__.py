@@ -1,4 +1,2 @@
-"""Model families: one file each (config + module), wired by models.registry."""
-from dlbench.models.registry import MODELS, build_model
-
-__all__ = ["MODELS", "build_model"]
+"""Neural-network building blocks of the families (nn.Modules and their config sections); the recipes
+(`dlbench.recipes`) wire them to data."""

@@ -102,10 +102,3 @@ class CNN(nn.Module):
 
     def forward(self, x):
         return self.head(self._pool(self.features(x)))
-
-
-def build_cnn(cfg: CNNConfig, spec) -> CNN:
-    if len(spec.input_shape) not in (2, 3):
-        raise UserError(f"model cnn needs [C, T] signals or [C, H, W] images, but the data gives {list(spec.input_shape)}",
-                        "use an MLP for flat features, or data.flatten: false")
-    return CNN(tuple(spec.input_shape), output_dim(spec), cfg)

@@ -47,7 +47,3 @@ class MLP(nn.Module):
 
     def forward(self, x):  # x: [N, *input_shape] -> [N, d_out]
         return self.head(self.blocks(x.flatten(1)))
-
-
-def build_mlp(cfg: MLPConfig, spec) -> MLP:
-    return MLP(math.prod(spec.input_shape), output_dim(spec), cfg)

@@ -11,8 +11,9 @@ from dlbench.config.base import Section
 from dlbench.models.layers import output_dim
 
 
-class RNNConfig(Section):
-    name: Literal["rnn"] = "rnn"
+class SequenceRNNConfig(Section):
+    """LSTM/GRU over [C, T] signals or [T, features] sequences, for classification and regression
+    (the `rnn` recipe's head on those tasks)."""
     cell: Literal["lstm", "gru"] = "lstm"
     hidden_size: int = Field(64, gt=0)
     layers: int = Field(1, ge=1)
@@ -27,7 +28,7 @@ class RNNConfig(Section):
 
 
 class RNN(nn.Module):
-    def __init__(self, input_shape: tuple[int, ...], d_out: int, cfg: RNNConfig):
+    def __init__(self, input_shape: tuple[int, ...], d_out: int, cfg: SequenceRNNConfig):
         super().__init__()
         if len(input_shape) == 1:
             steps, feats = input_shape[0], 1
@@ -59,7 +60,3 @@ class RNN(nn.Module):
         else:
             feat = out.flatten(1)
         return self.head(feat)
-
-
-def build_rnn(cfg: RNNConfig, spec) -> RNN:
-    return RNN(tuple(spec.input_shape), output_dim(spec), cfg)

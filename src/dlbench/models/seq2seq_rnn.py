@@ -17,12 +17,12 @@ from pydantic import Field
 from torch import nn
 
 from dlbench.config.base import Section
-from dlbench.models.transformer import DecodeConfig, check_seq2seq_spec
+from dlbench.models.transformer import DecodeConfig
 
 
 class RNNSeq2SeqConfig(Section):
-    name: Literal["rnn-seq2seq"] = "rnn-seq2seq"
-    """LSTM/GRU encoder-decoder with attention, for translation."""
+    """LSTM/GRU encoder-decoder with attention, for translation (the `rnn` recipe's head on
+    sequence-to-sequence data)."""
     cell: Literal["lstm", "gru"] = "lstm"
     embedding_dim: int = Field(128, gt=0)
     hidden_size: int = Field(256, gt=0)
@@ -127,8 +127,3 @@ class RNNSeq2Seq(nn.Module):
             lt, state = self.step(tgt_in[:, t], state)
             logits.append(lt)
         return torch.stack(logits, 1)                            # [B, T, V]
-
-
-def build_rnn_seq2seq(cfg: RNNSeq2SeqConfig, spec) -> RNNSeq2Seq:
-    e = check_seq2seq_spec(spec, cfg.name)
-    return RNNSeq2Seq(e["src_vocab_size"], e["tgt_vocab_size"], e["pad_id"], cfg)

@@ -53,17 +53,18 @@ class _Common(Section):
         return self
 
 
-class TransformerConfig(_Common):
-    name: Literal["transformer"] = "transformer"
-    """Encoder-only Transformer over token ids, for text classification."""
+class TransformerClassifierConfig(_Common):
+    """Encoder-only Transformer over token ids, for text classification (the `transformer` recipe's
+    head on classification data)."""
     layers: int = Field(2, ge=1)
+    """Encoder layers of the classifier."""
     pooling: Literal["mean", "cls"] = "mean"
     """mean: average over non-padding tokens; cls: a learned class token prepended to every sequence."""
 
 
 class TransformerSeq2SeqConfig(_Common):
-    name: Literal["transformer-seq2seq"] = "transformer-seq2seq"
-    """Encoder-decoder Transformer (Vaswani et al. 2017, pre-norm) for translation."""
+    """Encoder-decoder Transformer (Vaswani et al. 2017, pre-norm) for translation (the head on
+    sequence-to-sequence data)."""
     encoder_layers: int = Field(3, ge=1)
     decoder_layers: int = Field(3, ge=1)
     tie_embeddings: bool = True
@@ -178,7 +179,7 @@ def key_mask(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
 
 
 class TransformerClassifier(nn.Module):
-    def __init__(self, vocab: int, max_len: int, num_classes: int, pad_id: int, cfg: TransformerConfig):
+    def __init__(self, vocab: int, max_len: int, num_classes: int, pad_id: int, cfg: TransformerClassifierConfig):
         super().__init__()
         self.pad_id, self.pooling = pad_id, cfg.pooling
         extra = 1 if cfg.pooling == "cls" else 0
@@ -245,27 +246,3 @@ class TransformerSeq2Seq(nn.Module):
         for i, layer in enumerate(self.decoder):
             x = layer(x, state["memory"], state["src_mask"], cache=state, i=i)
         return self.proj(self.dec_norm(x))[:, 0], state
-
-
-def build_transformer(cfg: TransformerConfig, spec) -> TransformerClassifier:
-    if spec.task != "classification" or "vocab_size" not in spec.extras:
-        raise UserError(f"model transformer classifies token sequences, but the data is a {spec.task} set"
-                        f"{'' if 'vocab_size' in spec.extras else ' without a vocabulary'}",
-                        "use data.kind text-csv / numbers-language, or model.name transformer-seq2seq for translation")
-    e = spec.extras
-    return TransformerClassifier(e["vocab_size"], e["max_len"], spec.num_classes, e["pad_id"], cfg)
-
-
-def check_seq2seq_spec(spec, model: str) -> dict:
-    if spec.task != "seq2seq":
-        raise UserError(f"model {model} translates token sequences, but the data is a {spec.task} set",
-                        "use data.kind numbers or parallel-tsv")
-    return spec.extras
-
-
-def build_transformer_seq2seq(cfg: TransformerSeq2SeqConfig, spec) -> TransformerSeq2Seq:
-    e = check_seq2seq_spec(spec, cfg.name)
-    if cfg.share_embeddings and not e.get("shared_vocab"):
-        raise UserError("model.share_embeddings needs one vocabulary for both languages",
-                        "set data.shared_vocab: true, or model.share_embeddings: false")
-    return TransformerSeq2Seq(e["src_vocab_size"], e["tgt_vocab_size"], e["max_len"], e["pad_id"], cfg)

@@ -88,7 +88,7 @@ def build(path: str | Path) -> Report:
         _summary(result, info, cfg, records, task),
         Section("Learning curves and diagnosis").add(
             Columns(curves.learning_curves(records, best_step), _diagnosis(result, records, task, best_step))),
-        Section("Learning-rate schedule").add(curves.lr_schedule(records, cfg.get("optim"), family), curves.throughput(records)),
+        Section("Learning-rate schedule").add(curves.lr_schedule(records, cfg.get("optim"), _logs_lr(family)), curves.throughput(records)),
         *tasks.sections(p, task, result, info),
         Section("Configuration").add(Pre(cfg_text, "config.yaml: the resolved config that produced this run; "
                                          f"train it again with `dlbench train {p / 'config.yaml'}`.")
@@ -229,3 +229,12 @@ def _files(p: Path) -> Section:
         s.add(Absent(", ".join(missing), "not written (yet): a finished run has all of them"))
     return s
 
+
+def _logs_lr(family: str | None) -> bool:
+    """Whether the run's family logs one learning rate (its recipe says; an unknown family is assumed to)."""
+    from dlbench.recipes.registry import get_recipe  # lazy: the recipes load torch, the rest of a report does not
+
+    try:
+        return get_recipe(family).logs_lr if family else True
+    except UserError:
+        return True

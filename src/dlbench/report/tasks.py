@@ -61,7 +61,7 @@ def classification(val: dict, info: dict | None) -> Section:
 def validation_predictions(p: Path) -> tuple[np.ndarray, np.ndarray]:
     """(true, predicted) targets of the validation split, by the run's own model and preprocessing."""
     from dlbench.data import build_data
-    from dlbench.inference import load_run
+    from dlbench.run.load import load_run
     from dlbench.tasks.supervised import collect_outputs
 
     run = load_run(p, device="cpu")  # a report needs no accelerator, and must not take one from training

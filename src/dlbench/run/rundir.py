@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from dlbench.errors import UserError
-from dlbench.training.checkpoint import atomic_save_tensors, atomic_write_bytes, atomic_write_json, sha256_file
+from dlbench.run.files import atomic_save_tensors, atomic_write_bytes, atomic_write_json, sha256_file
 
 
 def new_run_dir(run_dir: str | Path | None, name: str, root: str | Path = "runs") -> Path:

@@ -1,4 +1,8 @@
-"""What differs per task: the loss, the metrics, and how outputs become predictions."""
-from dlbench.tasks.registry import build_task
+"""What differs per task: the loss, the metrics (with their direction), and how outputs become predictions."""
+from dlbench.tasks.seq2seq import Seq2SeqTask
+from dlbench.tasks.supervised import ClassificationTask, RegressionTask
 
-__all__ = ["build_task"]
+TASKS = {t.name: t for t in (ClassificationTask, RegressionTask, Seq2SeqTask)}
+"""DataSpec.task -> task class."""
+
+__all__ = ["TASKS"]

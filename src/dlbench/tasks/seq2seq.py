@@ -35,7 +35,8 @@ def trim(ids: torch.Tensor, pad: int) -> torch.Tensor:
 
 class Seq2SeqTask:
     name = "seq2seq"
-    metric, mode = "val.bleu", "max"
+    metrics = {"loss": "min", "token_accuracy": "max", "bleu": "max", "chrf": "max", "exact_match": "max"}
+    metric = "val.bleu"
     """The metric that selects the best checkpoint when early stopping names none."""
 
     def __init__(self, spec, label_smoothing: float = 0.0, decode_cfg: DecodeConfig | None = None):
@@ -120,6 +121,10 @@ class Seq2SeqTask:
             self._cadence[id(split)] = (weakref.ref(split), seen + 1, last)
         model.train(was_training)
         return {**out, **last}
+
+    def predict(self, model, x, device, beam: int | None = None) -> dict[str, np.ndarray]:
+        """Source token ids -> {"translation": texts} (greedy, or beam search of width `beam`)."""
+        return {"translation": np.array(self.translate(model, x, device, beam=beam), dtype=str)}
 
     def predictions(self, outputs: torch.Tensor) -> dict[str, np.ndarray]:
         """Generated ids [N, T] -> {"translation": N texts}."""

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from dlbench.data.loaders import eval_batches
+from dlbench.errors import UserError
 from dlbench.metrics import classification_metrics, regression_metrics
 
 
@@ -25,9 +26,28 @@ def collect_outputs(model, split, batch_size, device, num_workers=0, autocast=No
     return torch.cat(outs), (torch.cat(ys) if ys and ys[0] is not None else None)
 
 
-class ClassificationTask:
+@torch.no_grad()
+def forward_batched(model, x: np.ndarray, device, batch_size: int = 1024) -> torch.Tensor:
+    """Model inputs (numpy, already preprocessed) -> outputs for all of them, batched, on the device."""
+    model.eval()
+    outs = [model(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])).to(device))
+            for i in range(0, len(x), batch_size)]
+    if not outs:
+        raise UserError("no samples to predict")
+    return torch.cat(outs)
+
+
+class _Predicts:
+    def predict(self, model, x: np.ndarray, device, beam=None) -> dict[str, np.ndarray]:
+        """Model inputs -> predictions by name (`predictions` of the model's outputs)."""
+        return self.predictions(forward_batched(model, x, device))
+
+
+class ClassificationTask(_Predicts):
     name = "classification"
-    metric, mode = "val.accuracy", "max"
+    metrics = {"loss": "min", "accuracy": "max", "macro_f1": "max"}
+    """What `evaluate` returns (as numbers), each with its direction."""
+    metric = "val.accuracy"
     """The metric that selects the best checkpoint when early stopping names none."""
 
     def __init__(self, spec, label_smoothing: float = 0.0):
@@ -49,9 +69,10 @@ class ClassificationTask:
         return {"probabilities": probs, "label": probs.argmax(1)}
 
 
-class RegressionTask:
+class RegressionTask(_Predicts):
     name = "regression"
-    metric, mode = "val.loss", "min"
+    metrics = {"loss": "min", "mse": "min", "rmse": "min", "mae": "min", "r2": "max"}
+    metric = "val.loss"
 
     def __init__(self, spec, label_smoothing: float = 0.0):
         self.spec = spec

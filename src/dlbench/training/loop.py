@@ -8,7 +8,6 @@ order is a function of (seed, epoch) and every RNG state is in the checkpoint.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import signal
@@ -18,10 +17,10 @@ from dataclasses import dataclass, field
 import torch
 
 from dlbench.data.loaders import TrainBatches
+from dlbench.errors import UserError
 from dlbench.training import checkpoint as ckpt
 from dlbench.training.device import autocast_for, synchronize
-from dlbench.training.distributed import effective_lr
-from dlbench.training.optim import build_optimizer, build_scheduler
+from dlbench.training.keep_best import KeepBest
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +55,6 @@ def total_steps(train_cfg, n_train: int, global_batch: int) -> int:
     return 1000
 
 
-def better(value: float, best: float | None, mode: str, min_delta: float) -> bool:
-    if best is None or math.isnan(best):
-        return not math.isnan(value)
-    return value < best - min_delta if mode == "min" else value > best + min_delta
-
-
-def metric_mode(metric: str, mode: str) -> str:
-    if mode != "auto":
-        return mode
-    return "min" if metric.rsplit(".", 1)[-1] in ("loss", "mse", "rmse", "mae") else "max"
-
-
 @contextlib.contextmanager
 def stop_signals():
     """Turn SIGINT/SIGTERM into a flag the loop checks between steps."""
@@ -89,37 +76,36 @@ def stop_signals():
             signal.signal(s, h)
 
 
-def fit(cfg, model, task, bundle, run, device, *, resume: bool = False, progress=None, observer=None,
-        dist=None) -> FitResult:
+def fit(cfg, model, task, bundle, run, device, step_fn, *, selection: tuple[str, str], resume: bool = False,
+        progress=None, observer=None, dist=None) -> FitResult:
     """Train `model` on bundle.train, evaluating on bundle.val; write metrics and checkpoints to `run`.
 
+    step_fn: the recipe's `TrainStep` (the same step profile and the benchmark warm-up run).
+    selection: (validation metric, "min" | "max") that picks the best weights and drives early stopping.
     progress: an object with start(total, done) / update(step, fields) / stop(), or None.
     observer: optional benchmark hooks: run_start(), eval_start(step), eval_stop(step, metrics) -> bool (stop).
     dist: optional distributed context (rank, world, is_main, all_reduce_mean(tensor)).
     """
-    tc, oc = cfg.train, cfg.optim
-    oc = oc.model_copy(update={"lr": effective_lr(tc, oc.lr)})  # train.lr_scaling, relative to the global batch
+    tc = cfg.train
     rank, world = (dist.rank, dist.world) if dist else (0, 1)
     is_main = dist.is_main if dist else True
     global_batch = tc.batch_size
     steps = total_steps(tc, len(bundle.train), global_batch)
     es = tc.early_stopping
-    sel_metric = es.metric if es else task.metric
-    sel_mode = metric_mode(sel_metric, es.mode if es else "auto")
+    sel_metric, sel_mode = selection
     raw_model = model.module if hasattr(model, "module") else model
-
-    optimizer = build_optimizer(oc, raw_model)
-    scheduler = build_scheduler(oc, optimizer, steps)
+    optimizer, scheduler = step_fn.optimizer, step_fn.scheduler
     autocast = autocast_for(device, tc.precision)
     state = {"step": 0, "position": None, "best": None, "best_step": None, "bad_evals": 0,
              "samples": 0, "train_seconds": 0.0, "eval_seconds": 0.0}
-    best_weights = None
+    keeper = KeepBest(run, sel_metric, sel_mode, es.min_delta if es else 0.0, keep=tc.keep_best, write=is_main,
+                      tie_metric="val.loss" if sel_metric != "val.loss" else None)
     if resume:
         found = ckpt.load_latest_checkpoint(run.checkpoints)
         if found is not None:
             tensors, meta = found
             state = ckpt.restore_checkpoint(tensors, meta, raw_model, optimizer, scheduler)
-            best_weights = _load_best(run, state)
+            keeper.restore(state)
             log.info("resumed from step %d", state["step"])
         if is_main:
             run.truncate_metrics(state["step"])
@@ -151,18 +137,8 @@ def fit(cfg, model, task, bundle, run, device, *, resume: bool = False, progress
     with stop_signals() as flag:
         t_start = time.perf_counter() - state["train_seconds"]
         while state["step"] < steps:
-            xb, yb = next(batches)
-            with autocast() if autocast else contextlib.nullcontext():
-                loss = task.loss(model, xb, yb)
-                if batches.loss_weight != 1.0:  # uneven shards: DDP's mean over ranks = mean over the global batch
-                    loss = loss * batches.loss_weight
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if oc.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), oc.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            loss_sum += loss.detach()
+            loss = step_fn.run(batches, batches.loss_weight)
+            loss_sum += loss
             loss_count += 1
             state["step"] += 1
             step = state["step"]
@@ -196,17 +172,10 @@ def fit(cfg, model, task, bundle, run, device, *, resume: bool = False, progress
                         progress.update(step, {sel_metric: metrics.get(sel_metric)})
                 value = metrics.get(sel_metric)
                 if value is None:
-                    from dlbench.errors import UserError
-
                     raise UserError(f"train.early_stopping.metric '{sel_metric}' is not a metric of this task",
                                     f"choose one of {', '.join(k for k in metrics if k.startswith('val.'))}")
-                if better(value, state["best"], sel_mode, es.min_delta if es else 0.0):
-                    state.update(best=value, best_step=step, bad_evals=0)
-                    if tc.keep_best:
-                        best_weights = {k: v.detach().clone() for k, v in raw_model.state_dict().items()}
-                        if is_main:
-                            ckpt.atomic_save_tensors(run.checkpoints / "best.safetensors", best_weights,
-                                                     metadata={"step": str(step)})
+                if keeper.offer(state, step, metrics, raw_model):
+                    state["bad_evals"] = 0
                 else:
                     state["bad_evals"] += 1
                 if observer and observer.eval_stop(step, metrics):
@@ -240,28 +209,10 @@ def fit(cfg, model, task, bundle, run, device, *, resume: bool = False, progress
         progress.stop()
     synchronize(device)
     train_seconds = time.perf_counter() - t_start
-    if tc.keep_best and best_weights is not None:
-        raw_model.load_state_dict(best_weights)
+    keeper.apply(raw_model)
     best = {"step": state["best_step"], "metric": sel_metric, "value": state["best"]}
     return FitResult(steps=state["step"], epochs=state["samples"] / len(bundle.train), best=best,
                      stopped_early=stop_reason == "early_stopping", train_seconds=train_seconds,
                      eval_seconds=state["eval_seconds"],
                      samples_per_second=state["samples"] / max(train_seconds - state["eval_seconds"], 1e-9),
                      evals=evals)
-
-
-def _load_best(run, state):
-    """Best weights saved at or before the checkpoint; a newer file will be rewritten identically."""
-    path = run.checkpoints / "best.safetensors"
-    if state.get("best_step") is None or not path.exists():
-        return None
-    try:
-        from safetensors import safe_open
-
-        with safe_open(str(path), "pt") as f:
-            if int((f.metadata() or {}).get("step", -1)) != state["best_step"]:
-                return None
-        return ckpt.load_verified_tensors(path, None)
-    except (ValueError, OSError, json.JSONDecodeError):
-        return None
-

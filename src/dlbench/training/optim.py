@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from dlbench.config.schema import OptimConfig
+from dlbench.config.sections import OptimConfig
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:

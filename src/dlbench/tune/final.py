@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from dlbench.errors import UserError
-from dlbench.training.checkpoint import atomic_write_bytes, atomic_write_json
+from dlbench.run.files import atomic_write_bytes, atomic_write_json
 from dlbench.tune import space as sp
 from dlbench.tune.storage import local_worker_dead, worker_identity
 

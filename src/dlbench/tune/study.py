@@ -22,7 +22,9 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dlbench.data.registry import build_data
 from dlbench.errors import UserError
+from dlbench.recipes.registry import get_recipe
 from dlbench.tune import space as sp
 from dlbench.tune.storage import StudyLock, local_worker_dead, open_storage, safe_url, worker_identity
 
@@ -128,18 +130,14 @@ def make_pruner(p: sp.PrunerSpec, cfg):
     return optuna.pruners.NopPruner()
 
 
-def direction_of(metric: str) -> str:
-    from dlbench.training.loop import metric_mode
-
-    return "minimize" if metric_mode(metric, "auto") == "min" else "maximize"
+def direction_of(cfg, metric: str) -> str:
+    """Optuna's direction for a metric, as the config's family declares it (a GAN's Fréchet distance is minimized)."""
+    return "minimize" if get_recipe(cfg.model.name).direction(metric) == "min" else "maximize"
 
 
 def task_metric(cfg) -> str:
-    """The task's own selection metric (building the data once is the only way to learn the task)."""
-    from dlbench.data import build_data
-    from dlbench.tasks.registry import TASKS
-
-    return TASKS[build_data(cfg.data).spec.task].metric
+    """The family's selection metric for the data's task (building the data once is the only way to learn the task)."""
+    return get_recipe(cfg.model.name).selection_metric(build_data(cfg.data).spec.task)
 
 
 def load_inputs(spec: TuneSpec):
@@ -163,7 +161,7 @@ def load_inputs(spec: TuneSpec):
 
 
 def study_meta(space: sp.Space, cfg, base_raw: dict, metric: str) -> dict:
-    return {"format": "dlbench-study/1", "metric": metric, "direction": direction_of(metric),
+    return {"format": "dlbench-study/1", "metric": metric, "direction": direction_of(cfg, metric),
             "params": space.to_json()["params"], "overrides": space.overrides,
             "base": cfg.model_dump(mode="json"), "base_raw": base_raw}
 

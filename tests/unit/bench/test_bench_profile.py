@@ -28,7 +28,10 @@ def test_data_starved_config_gets_more_workers_advice():
                       "train": {"batch_size": 16, "num_workers": 0, "threads": 1}}, [])
     bundle, model, task, device = prepare(cfg)
     bundle.train = Split(dataset=SlowDataset(bundle.train.x, bundle.train.y, 0.002))
-    m = measure(cfg, model, task, bundle, device, steps=6, warmup=1)
+    from dlbench.recipes.registry import get_recipe
+
+    step = get_recipe("mlp").train_step(cfg, model, task, device, 7)
+    m = measure(cfg, model, task, bundle, device, step, steps=6, warmup=1)
     assert m.lazy_data and m.data_stall > 0.5 and m.data_ms > 16 * 2 * 0.9
     assert m.loader_busy is not None and m.loader_busy < 0.5  # sleeping, not computing
     assert m.peak_rss_bytes > 0 and m.samples_per_s > 0

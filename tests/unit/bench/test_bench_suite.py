@@ -78,10 +78,10 @@ def test_unknown_benchmark_suggests_the_closest():
 
 
 def test_families_not_built_yet_say_so():
-    from dlbench.models.registry import MODELS
+    from dlbench.recipes.registry import RECIPES
 
     b = get_benchmark("numbers-transformer")
-    if "transformer" not in MODELS:
+    if "transformer" not in RECIPES:
         assert "does not have yet" in b.unavailable()
     assert get_benchmark("mnist1d-cnn").unavailable() is None
 

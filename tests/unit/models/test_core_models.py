@@ -4,7 +4,7 @@ import torch
 from dlbench.config import load_config, parse_config
 from dlbench.data.bundle import DataSpec
 from dlbench.errors import UserError
-from dlbench.models import build_model
+from dlbench.recipes.registry import build_model
 from tests.conftest import tiny
 
 SIGNAL = DataSpec("classification", (1, 40), 10)

@@ -5,7 +5,8 @@ import torch
 import dlbench.config  # noqa: F401  (the package imports config before data; so do we)
 from dlbench.data.bundle import DataSpec
 from dlbench.errors import UserError
-from dlbench.models.seq2seq_rnn import RNNSeq2SeqConfig, build_rnn_seq2seq
+from dlbench.recipes.registry import build_model
+from dlbench.recipes.rnn import RNNConfig
 
 SPEC = DataSpec("seq2seq", (16,), extras={"src_vocab_size": 30, "tgt_vocab_size": 25, "max_len": 16, "pad_id": 0})
 
@@ -23,7 +24,7 @@ def ragged(lengths, vocab, seed=0):
     ("lstm", "luong", True, 1), ("gru", "bahdanau", False, 2), ("lstm", "none", True, 2)])
 def test_padded_batch_equals_items_one_by_one(cell, attention, bidirectional, layers):
     torch.manual_seed(0)
-    model = build_rnn_seq2seq(RNNSeq2SeqConfig(cell=cell, attention=attention, bidirectional=bidirectional,
+    model = build_model(RNNConfig(cell=cell, attention=attention, bidirectional=bidirectional,
                                                layers=layers, embedding_dim=8, hidden_size=12), SPEC).eval()
     src, src_rows = ragged([5, 2, 9], 30, seed=1)
     tgt, tgt_rows = ragged([4, 6, 3], 25, seed=2)
@@ -36,7 +37,7 @@ def test_padded_batch_equals_items_one_by_one(cell, attention, bidirectional, la
 
 def test_step_by_step_equals_teacher_forcing():
     torch.manual_seed(0)
-    model = build_rnn_seq2seq(RNNSeq2SeqConfig(embedding_dim=8, hidden_size=8, tie_embeddings=True), SPEC).eval()
+    model = build_model(RNNConfig(embedding_dim=8, hidden_size=8, tie_embeddings=True), SPEC).eval()
     assert model.proj.weight is model.tgt_embed.weight
     src, _ = ragged([5, 7], 30)
     tgt, _ = ragged([4, 4], 25, seed=4)
@@ -47,8 +48,12 @@ def test_step_by_step_equals_teacher_forcing():
         torch.testing.assert_close(logits, full[:, t])
 
 
-def test_tying_needs_equal_sizes_and_seq2seq_data():
+def test_tying_needs_equal_sizes_and_the_data_picks_the_head():
+    from dlbench.models.rnn import RNN
+    from dlbench.models.seq2seq_rnn import RNNSeq2Seq
+
     with pytest.raises(UserError, match="embedding_dim == model.hidden_size"):
-        build_rnn_seq2seq(RNNSeq2SeqConfig(embedding_dim=8, hidden_size=12, tie_embeddings=True), SPEC)
-    with pytest.raises(UserError, match="rnn-seq2seq translates"):
-        build_rnn_seq2seq(RNNSeq2SeqConfig(), DataSpec("classification", (4,), 2))
+        build_model(RNNConfig(embedding_dim=8, hidden_size=12, tie_embeddings=True), SPEC)
+    assert isinstance(build_model(RNNConfig(embedding_dim=8, hidden_size=8), SPEC), RNNSeq2Seq)
+    sequence = build_model(RNNConfig(), DataSpec("classification", (4,), 2))  # the same family on sequences
+    assert isinstance(sequence, RNN) and sequence.rnn.hidden_size == 64 and not sequence.bidirectional

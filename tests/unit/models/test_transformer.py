@@ -5,8 +5,8 @@ import torch
 import dlbench.config  # noqa: F401  (the package imports config before data; so do we)
 from dlbench.data.bundle import DataSpec
 from dlbench.errors import UserError
-from dlbench.models.transformer import (TransformerConfig, TransformerSeq2SeqConfig, build_transformer,
-                                        build_transformer_seq2seq)
+from dlbench.recipes.registry import build_model
+from dlbench.recipes.transformer import TransformerConfig
 
 PAD = 0
 
@@ -31,7 +31,7 @@ def ragged(lengths, vocab, seed=0):
 def test_classifier_padded_batch_equals_items_one_by_one(pooling, positions):
     torch.manual_seed(0)
     spec = DataSpec("classification", (12,), 3, ["a", "b", "c"], extras={"vocab_size": 20, "max_len": 12, "pad_id": PAD})
-    model = build_transformer(TransformerConfig(d_model=16, heads=2, layers=2, pooling=pooling, positions=positions),
+    model = build_model(TransformerConfig(d_model=16, heads=2, layers=2, pooling=pooling, positions=positions),
                               spec).eval()
     batch, rows = ragged([3, 7, 12, 1], 20)
     out = model(batch)
@@ -43,7 +43,7 @@ def test_classifier_padded_batch_equals_items_one_by_one(pooling, positions):
 @pytest.mark.parametrize("positions", ["learned", "sinusoidal"])
 def test_seq2seq_padded_batch_equals_items_one_by_one(positions):
     torch.manual_seed(0)
-    model = build_transformer_seq2seq(TransformerSeq2SeqConfig(d_model=16, heads=2, encoder_layers=2, decoder_layers=2,
+    model = build_model(TransformerConfig(d_model=16, heads=2, encoder_layers=2, decoder_layers=2,
                                                                positions=positions), seq2seq_spec()).eval()
     src, src_rows = ragged([5, 2, 9], 30, seed=1)
     tgt, tgt_rows = ragged([4, 6, 3], 25, seed=2)
@@ -57,7 +57,7 @@ def test_seq2seq_padded_batch_equals_items_one_by_one(positions):
 
 def test_incremental_decoding_with_the_cache_equals_the_parallel_decoder():
     torch.manual_seed(0)
-    model = build_transformer_seq2seq(TransformerSeq2SeqConfig(d_model=16, heads=2, encoder_layers=1, decoder_layers=2),
+    model = build_model(TransformerConfig(d_model=16, heads=2, encoder_layers=1, decoder_layers=2),
                                       seq2seq_spec()).eval()
     src, _ = ragged([5, 8], 30)
     tgt, _ = ragged([6, 6], 25, seed=3)
@@ -69,21 +69,21 @@ def test_incremental_decoding_with_the_cache_equals_the_parallel_decoder():
 
 
 def test_weight_tying_and_sharing():
-    tied = build_transformer_seq2seq(TransformerSeq2SeqConfig(d_model=16, heads=2), seq2seq_spec())
+    tied = build_model(TransformerConfig(d_model=16, heads=2), seq2seq_spec())
     assert tied.proj.weight is tied.tgt_embed.tokens.weight and tied.proj.bias is None
-    untied = build_transformer_seq2seq(TransformerSeq2SeqConfig(d_model=16, heads=2, tie_embeddings=False), seq2seq_spec())
+    untied = build_model(TransformerConfig(d_model=16, heads=2, tie_embeddings=False), seq2seq_spec())
     n_tied, n_untied = (sum(p.numel() for p in m.parameters()) for m in (tied, untied))
     assert n_untied - n_tied == 25 * 16 + 25
-    shared = build_transformer_seq2seq(TransformerSeq2SeqConfig(d_model=16, heads=2, share_embeddings=True),
+    shared = build_model(TransformerConfig(d_model=16, heads=2, share_embeddings=True),
                                        seq2seq_spec(shared=True))
     assert shared.src_embed.tokens is shared.tgt_embed.tokens
     with pytest.raises(UserError, match="share_embeddings needs one vocabulary"):
-        build_transformer_seq2seq(TransformerSeq2SeqConfig(d_model=16, heads=2, share_embeddings=True), seq2seq_spec())
+        build_model(TransformerConfig(d_model=16, heads=2, share_embeddings=True), seq2seq_spec())
 
 
 def test_dropout_is_active_in_training_only():
     torch.manual_seed(0)
-    model = build_transformer_seq2seq(TransformerSeq2SeqConfig(d_model=16, heads=2, dropout=0.5), seq2seq_spec())
+    model = build_model(TransformerConfig(d_model=16, heads=2, dropout=0.5), seq2seq_spec())
     src, _ = ragged([5, 8], 30)
     tgt, _ = ragged([4, 4], 25)
     assert not torch.equal(model(src, tgt), model(src, tgt))
@@ -93,11 +93,11 @@ def test_dropout_is_active_in_training_only():
 
 def test_config_checks_and_limits():
     with pytest.raises(ValueError, match="divisible by heads"):
-        TransformerSeq2SeqConfig(d_model=10, heads=3)
-    with pytest.raises(UserError, match="transformer-seq2seq translates token sequences"):
-        build_transformer_seq2seq(TransformerSeq2SeqConfig(), DataSpec("classification", (4,), 2))
+        TransformerConfig(d_model=10, heads=3)
+    with pytest.raises(UserError, match="without a vocabulary"):
+        build_model(TransformerConfig(), DataSpec("classification", (4,), 2))
     with pytest.raises(UserError, match="model transformer classifies token sequences"):
-        build_transformer(TransformerConfig(), DataSpec("regression", (4,)))
-    model = build_transformer_seq2seq(TransformerSeq2SeqConfig(d_model=16, heads=2), seq2seq_spec())
+        build_model(TransformerConfig(), DataSpec("regression", (4,)))
+    model = build_model(TransformerConfig(d_model=16, heads=2), seq2seq_spec())
     with pytest.raises(UserError, match="exceeds the model's 16 positions"):
         model(torch.ones(1, 17, dtype=torch.long), torch.ones(1, 3, dtype=torch.long))

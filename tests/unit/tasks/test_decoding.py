@@ -5,8 +5,9 @@ import torch
 import dlbench.config  # noqa: F401  (the package imports config before data; so do we)
 from dlbench.data.bundle import DataSpec
 from dlbench.data.tokenize import BOS, EOS, PAD
-from dlbench.models.seq2seq_rnn import RNNSeq2SeqConfig, build_rnn_seq2seq
-from dlbench.models.transformer import TransformerSeq2SeqConfig, build_transformer_seq2seq
+from dlbench.recipes.registry import build_model
+from dlbench.recipes.rnn import RNNConfig
+from dlbench.recipes.transformer import TransformerConfig
 from dlbench.tasks.decoding import beam_search, decode, greedy, length_penalty
 
 SPEC = DataSpec("seq2seq", (12,), extras={"src_vocab_size": 20, "tgt_vocab_size": 9, "max_len": 12, "pad_id": PAD})
@@ -14,9 +15,9 @@ SPEC = DataSpec("seq2seq", (12,), extras={"src_vocab_size": 20, "tgt_vocab_size"
 
 def models():
     torch.manual_seed(0)
-    yield build_transformer_seq2seq(TransformerSeq2SeqConfig(d_model=16, heads=2, encoder_layers=1, decoder_layers=1),
+    yield build_model(TransformerConfig(d_model=16, heads=2, encoder_layers=1, decoder_layers=1),
                                     SPEC).eval()
-    yield build_rnn_seq2seq(RNNSeq2SeqConfig(embedding_dim=8, hidden_size=8), SPEC).eval()
+    yield build_model(RNNConfig(embedding_dim=8, hidden_size=8), SPEC).eval()
 
 
 def source():

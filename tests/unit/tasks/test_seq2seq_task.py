@@ -5,8 +5,8 @@ import torch
 from dlbench.config import parse_config
 from dlbench.data import build_data
 from dlbench.errors import UserError
-from dlbench.models import build_model
-from dlbench.tasks import build_task
+from dlbench.recipes.registry import build_model
+from dlbench.recipes.registry import get_recipe
 
 
 def config(**train):
@@ -23,12 +23,12 @@ def setup():
     bundle = build_data(cfg.data)
     torch.manual_seed(0)
     model = build_model(cfg.model, bundle.spec)
-    return cfg, bundle, model, build_task(bundle.spec, cfg)
+    return cfg, bundle, model, get_recipe(cfg.model.name).build_task(cfg, bundle.spec)
 
 
 def test_loss_and_the_selection_metric(setup):
     cfg, bundle, model, task = setup
-    assert (task.metric, task.mode, task.label_smoothing) == ("val.bleu", "max", 0.1)
+    assert (task.metric, task.metrics["bleu"], task.label_smoothing) == ("val.bleu", "max", 0.1)
     loss = task.loss(model, bundle.train.x[:8], bundle.train.y[:8])
     assert loss.ndim == 0 and torch.isfinite(loss)
     loss.backward()
@@ -62,7 +62,7 @@ def test_translate_and_predictions(setup):
 def test_patience_must_cover_the_bleu_cadence():
     with pytest.raises(UserError, match="patience .1. is below model.decode.bleu_every .2."):
         cfg = config(early_stopping={"metric": "val.bleu", "patience": 1})
-        build_task(build_data(cfg.data).spec, cfg)
+        get_recipe(cfg.model.name).build_task(cfg, build_data(cfg.data).spec)
 
 
 @pytest.mark.parametrize("name", ["transformer-seq2seq", "rnn-seq2seq"])
@@ -75,7 +75,7 @@ def test_bf16_autocast_trains_and_decodes(name):
     model = build_model(cfg.model if name == "transformer-seq2seq" else
                         parse_config({**cfg.model_dump(mode="json"), "model": {"name": name, "embedding_dim": 16,
                                                                              "hidden_size": 16}}).model, bundle.spec)
-    task = build_task(bundle.spec, cfg)
+    task = get_recipe(cfg.model.name).build_task(cfg, bundle.spec)
     autocast = autocast_for(torch.device("cpu"), "bf16")
     with autocast():
         loss = task.loss(model, bundle.train.x[:8], bundle.train.y[:8])

@@ -2,6 +2,7 @@ import json
 
 import torch
 
+from dlbench.run import files
 from dlbench.training import checkpoint as ck
 from dlbench.training.optim import build_optimizer, build_scheduler
 from dlbench.config.schema import OptimConfig
@@ -54,7 +55,7 @@ def test_keep_prunes_old_checkpoints_and_leaves_no_temp_files(tmp_path):
         ck.save_checkpoint(tmp_path, step, m, opt, sch, {"step": step}, keep=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["step-4.json", "step-4.safetensors",
                                                            "step-5.json", "step-5.safetensors"]
-    assert json.loads((tmp_path / "step-5.json").read_text())["sha256"] == ck.sha256_file(tmp_path / "step-5.safetensors")
+    assert json.loads((tmp_path / "step-5.json").read_text())["sha256"] == files.sha256_file(tmp_path / "step-5.safetensors")
 
 
 def test_tied_weights_are_saved(tmp_path):
@@ -62,6 +63,6 @@ def test_tied_weights_are_saved(tmp_path):
     head = torch.nn.Linear(4, 5, bias=False)
     head.weight = emb.weight
     m = torch.nn.ModuleDict({"emb": emb, "head": head})
-    ck.atomic_save_tensors(tmp_path / "t.safetensors", m.state_dict())
-    loaded = ck.load_verified_tensors(tmp_path / "t.safetensors", None)
+    files.atomic_save_tensors(tmp_path / "t.safetensors", m.state_dict())
+    loaded = files.load_verified_tensors(tmp_path / "t.safetensors", None)
     assert torch.equal(loaded["emb.weight"], loaded["head.weight"])

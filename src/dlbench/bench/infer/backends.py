@@ -20,8 +20,8 @@ class InProcess:
         run = getattr(predictor, "run", None)
         self.device = str(getattr(run, "device", "cpu"))
         # The fast path needs a run directory's predictor over float inputs (not token ids).
-        direct_ok = (run is not None and hasattr(predictor, "model_inputs")
-                     and getattr(run.preprocessor, "kind", None) in ("array", "tabular", "image"))
+        direct_ok = (run is not None and hasattr(run, "codec") and hasattr(run.task, "predictions")
+                     and run.codec.input_dtype == np.float32)
         self._fast = direct_ok and run.device.type == "cuda"
         self._pinned = None
 
@@ -45,7 +45,7 @@ class InProcess:
         import torch
 
         p, run = self.predictor, self.predictor.run
-        x = torch.from_numpy(np.ascontiguousarray(p.model_inputs(inputs), dtype=np.float32))
+        x = torch.from_numpy(np.ascontiguousarray(run.codec.decode(inputs), dtype=np.float32))
         if self._pinned is None or self._pinned.shape[0] < len(x) or self._pinned.shape[1:] != x.shape[1:]:
             buf = torch.empty((max(len(x), 256), *x.shape[1:]), dtype=torch.float32)
             # page-locked memory lets the host-to-device copy run asynchronously (DMA)

@@ -305,17 +305,10 @@ def run_infer(run_dir: str | Path, o: InferOptions) -> dict:
 
 
 def _predictor(run_dir: Path, device: str | None):
-    """The run as the server serves it (predictors.load_predictor), or one line on why it cannot be."""
-    from dlbench.predictors import FAMILY_LOADERS, load_predictor
-    from dlbench.tasks.generation import is_gan_run
+    """The run as the server serves it, through its recipe (`serve.runs.load_predictor`)."""
+    from dlbench.serve.runs import load_predictor
 
-    if is_gan_run(run_dir) and "generation" not in FAMILY_LOADERS:
-        raise UserError(f"{run_dir}: generators are not served by this dlbench yet (no 'generation' predictor)",
-                        "bench infer measures models the server can serve")
-    try:
-        return load_predictor(run_dir, device=device)
-    except KeyError as e:  # a task without a server predictor
-        raise UserError(f"{run_dir}: this model's task has no server predictor ({e})") from None
+    return load_predictor(run_dir, device=device)
 
 
 def _document(run_dir, model, o, scenario, name, backend, samples, rows, workers, expected, result, trials, logdir):

@@ -161,83 +161,33 @@ class Generation(Samples):
                         "a generator's Fréchet distance comes from `dlbench evaluate RUN`")
 
 
-# --- building from a run directory ---------------------------------------------------------------
-
-def _split_arrays(split) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) of a split as numpy, reading lazily stored splits (image folders) in order."""
-    if split.in_memory:
-        return split.x.numpy(), split.y.numpy()
-    import torch
-
-    from dlbench.data.loaders import eval_batches
-
-    xs, ys = zip(*eval_batches(split, 512, torch.device("cpu")))
-    return torch.cat(xs).numpy(), torch.cat(ys).numpy()
-
-
-def raw_inputs(pre: dict, split, predictor) -> dict[str, np.ndarray]:
-    """The raw requests that the preprocessing `pre` (model.json) turns into this split's inputs."""
-    kind = pre.get("kind")
-    if kind == "text":
-        sources = getattr(split, "sources", None)
-        if sources is None:
-            raise UserError("the rebuilt test split has no source texts", "is the run from an older dlbench?")
-        arr = np.empty(len(sources), dtype=object)
-        arr[:] = sources
-        return {_spec(predictor).name: arr}
-    x, _ = _split_arrays(split)
-    if kind == "array":
-        mean, std = np.asarray(pre["mean"], np.float32), np.asarray(pre["std"], np.float32)
-        s = _spec(predictor)
-        dtype = DATATYPES[s.datatype] if s.datatype.startswith("FP") else np.float32
-        return {s.name: (x * std + mean).astype(dtype)}  # [N, *input_shape], as the model was trained on
-    if kind == "image":
-        px = np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)   # ImagePreprocessor: uint8 / 255
-        return {"image": px[:, 0] if px.shape[1] == 1 else px.transpose(0, 2, 3, 1)}
-    if kind == "tabular":
-        out: dict[str, np.ndarray] = {}
-        col = 0
-        for n in pre["numeric"]:
-            out[n["name"]] = x[:, col].astype(np.float64) * n["std"] + n["mean"]
-            col += 1
-        for c in pre["categorical"]:
-            k = len(c["categories"])
-            block = x[:, col:col + k]
-            col += k
-            # an all-zero block was a category unseen in training: send one the model does not know either
-            names = np.array(list(c["categories"]) + ["<unseen>"], dtype=object)
-            pick = np.where(block.max(1) > 0.5, block.argmax(1), k) if k else np.zeros(len(x), int)
-            out[c["name"]] = names[pick]
-        return out
-    raise UserError(f"bench infer cannot build requests for preprocessing kind '{kind}'")
-
+# --- building from a loaded run ----------------------------------------------------------------
 
 def load_samples(run_dir: str | Path, predictor) -> Samples:
-    """The run's test split, rebuilt from its config (as `dlbench evaluate` does), as query samples."""
-    from dlbench.config import parse_config
-    from dlbench.data import build_data
-    from dlbench.data.bundle import DataSpec
-    from dlbench.run.rundir import load_model_json
+    """The run's test split, rebuilt from its config (as `dlbench evaluate` does), as query samples.
 
-    info, _ = load_model_json(run_dir)
-    try:
-        cfg = parse_config(info["config"], source=f"{run_dir}/model.json")
-        spec = DataSpec.from_json(info["spec"])
-        pre = info["preprocessing"]
-    except (KeyError, TypeError) as e:
-        raise UserError(f"{run_dir}/model.json is incomplete ({e})", "the run directory is damaged") from None
-    test = build_data(cfg.data).open_test("dlbench bench infer")
-    if spec.task == "seq2seq":
+    `predictor` is the run as served (`serve.runs.load_predictor`); its `run` is the loaded run."""
+    from dlbench.codecs.base import split_arrays
+    from dlbench.data.registry import build_data
+
+    run = predictor.run
+    test = build_data(run.config.data).open_test("dlbench bench infer")
+    task = run.recipe.run_task(run.spec)
+    if task == "seq2seq":
         inp = _spec(predictor, datatype="BYTES")
         refs = getattr(test, "targets", None)
         if not refs:
             raise UserError("the rebuilt test split has no reference texts", "is the run from an older dlbench?")
         return Translation(list(test.sources), list(refs), inp.name, _out_name(predictor, ("translation",)))
-    if spec.task == "generation":
+    if task == "generation":
         y = test.y.numpy() if test.in_memory and test.y is not None else np.zeros(len(test), np.int64)
-        return Generation(y, predictor, _out_name(predictor, ("samples", "images", "output")))
-    if spec.task not in ("classification", "regression"):
-        raise UserError(f"bench infer does not support {spec.task} models")
+        return Generation(y, predictor, _out_name(predictor, ("samples",)))
+    if task not in ("classification", "regression"):
+        raise UserError(f"bench infer does not support {task} models")
     out = _out_name(predictor, ("probabilities", "prediction"))
-    y = test.y.numpy() if test.in_memory else _split_arrays(test)[1]
-    return Supervised(raw_inputs(pre, test, predictor), y, spec, out)
+    y = test.y.numpy() if test.in_memory else split_arrays(test)[1]
+    requests = run.codec.requests(test)
+    for s in predictor.inputs():  # as the client sends them: in the advertised datatypes
+        if s.name in requests and s.datatype.startswith("FP"):
+            requests[s.name] = requests[s.name].astype(DATATYPES[s.datatype])
+    return Supervised(requests, y, run.spec, out)

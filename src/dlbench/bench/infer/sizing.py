@@ -54,7 +54,7 @@ def _devices(run_dir, predictor) -> dict[str, object]:
     here = str(getattr(getattr(predictor, "run", None), "device", "cpu"))
     preds = {here.split(":")[0]: predictor}
     if torch.cuda.is_available() and hasattr(predictor, "run"):
-        from dlbench.predictors import load_predictor
+        from dlbench.serve.runs import load_predictor
 
         other = "cpu" if here.startswith("cuda") else "cuda"
         preds[other] = load_predictor(run_dir, device=other)

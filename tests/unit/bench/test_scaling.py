@@ -5,7 +5,7 @@ import pytest
 
 from dlbench.config import parse_config
 from dlbench.errors import UserError
-from dlbench.training.scaling import parse_counts, scaling_chart, scaling_points
+from dlbench.bench.scaling import parse_counts, scaling_chart, scaling_points
 from tests.conftest import tiny
 
 

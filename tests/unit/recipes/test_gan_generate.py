@@ -7,12 +7,17 @@ import numpy as np
 import pytest
 
 import dlbench
-import dlbench.config  # noqa: F401  (import order)
 from dlbench.errors import UserError
-from dlbench.generate_cli import generate
+from dlbench.run.load import load_run
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "training"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_gan_loop import gan_cfg  # noqa: E402
+
+
+def generate(run_dir, **options):
+    """What `dlbench generate` does: load the run, ask its recipe."""
+    loaded = load_run(run_dir)
+    return loaded.recipe.generate(loaded, **options)
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,11 @@ import shutil
 from pathlib import Path
 import numpy as np
 import torch
-import typer
 
 from dlbench.errors import UserError
-from dlbench.inference import LoadedRun, load_run
+from dlbench.run.load import load_run
+from dlbench.run.loaded import LoadedRun
+from dlbench.run.rundir import load_model_json
 
 
 class Exported(torch.nn.Module):
@@ -24,10 +25,11 @@ class Exported(torch.nn.Module):
     def __init__(self, run: LoadedRun):
         super().__init__()
         self.model, self.task = run.model, run.spec.task
-        pre = run.preprocessor
-        self.raw_inputs = pre.kind == "array"
-        self.register_buffer("mean", torch.as_tensor(pre.mean if self.raw_inputs else 0.0, dtype=torch.float32))
-        self.register_buffer("std", torch.as_tensor(pre.std if self.raw_inputs else 1.0, dtype=torch.float32))
+        standardization = run.codec.graph_standardization()
+        self.raw_inputs = standardization is not None
+        mean, std = standardization or (0.0, 1.0)
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
         self.y_mean = float(run.spec.extras.get("target_mean", 0.0))
         self.y_std = float(run.spec.extras.get("target_std", 1.0))
 
@@ -48,8 +50,9 @@ def example_inputs(run: LoadedRun, n: int = 8) -> np.ndarray:
         x = build_data(run.config.data).val.x[:n].numpy()
     except UserError:  # the training data is gone: random inputs of the right shape still check the graph
         x = np.random.default_rng(0).normal(size=(n, *run.spec.input_shape)).astype(np.float32)
-    if run.preprocessor.kind == "array":
-        x = x * run.preprocessor.std + run.preprocessor.mean  # back to raw values
+    standardization = run.codec.graph_standardization()
+    if standardization is not None:
+        x = x * standardization[1] + standardization[0]  # back to raw values
     return np.ascontiguousarray(x)
 
 
@@ -59,7 +62,7 @@ def export_onnx(run: LoadedRun, output: Path, atol: float = 1e-4) -> dict:
                         "sampling is not one graph)", "use --format safetensors")
     wrapped = Exported(run).eval()
     x = example_inputs(run)
-    dtype = torch.long if run.preprocessor.kind == "text" else torch.float32
+    dtype = torch.long if run.codec.input_dtype == np.int64 else torch.float32
     xt = torch.as_tensor(x, dtype=dtype)
     output.parent.mkdir(parents=True, exist_ok=True)
     name_out = "probabilities" if run.spec.task == "classification" else "prediction"
@@ -90,8 +93,6 @@ def export_safetensors(run: LoadedRun, output: Path) -> dict:
     output.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run.path / "model.safetensors", output / "model.safetensors")
     shutil.copyfile(run.path / "model.json", output / "model.json")
-    from dlbench.run.rundir import load_model_json
-
     info, _ = load_model_json(output)  # re-verify the copy against its sha256
     return {"format": "safetensors", "output": str(output), "sha256": info["sha256"], "passed": True}
 
@@ -103,24 +104,7 @@ def export_run(run_dir: str | Path, fmt: str, output: str | Path, atol: float = 
     if fmt not in ("onnx", "safetensors"):
         raise UserError(f"unknown export format '{fmt}'", "use onnx or safetensors")
     run = load_run(run_dir, device="cpu")
+    if fmt not in run.recipe.exports:
+        raise UserError(f"{run.recipe.name} runs export as {' or '.join(run.recipe.exports)}, not {fmt}",
+                        f"use --format {run.recipe.exports[0]}")
     return export_onnx(run, out, atol) if fmt == "onnx" else export_safetensors(run, out)
-
-
-def export_command(run_dir: str = typer.Argument(..., help="A finished run directory"),
-                   fmt: str = typer.Option("onnx", "--format", help="onnx or safetensors"),
-                   output: str = typer.Option(..., "--output", help="model.onnx, or a directory for safetensors"),
-                   atol: float = typer.Option(1e-4, "--atol", help="Largest allowed |onnxruntime - torch|")):
-    """Export a trained model (ONNX is checked in onnxruntime against the torch outputs)."""
-    from rich.console import Console
-
-    r = export_run(run_dir, fmt, output, atol)
-    msg = f"wrote {r['output']}"
-    if fmt == "onnx":
-        msg += (f"; onnxruntime {r['onnxruntime']} matches torch on {r['checked_samples']} samples "
-                f"(max |diff| {r['max_abs_diff']:.2e} <= {r['atol']})")
-    else:
-        msg += f" (sha256 {r['sha256'][:12]}... verified)"
-    Console(stderr=True).print(msg)
-    print(json.dumps(r))
-
-

@@ -6,9 +6,9 @@ import torch
 import dlbench.config  # noqa: F401  (import order)
 from dlbench.config import parse_config
 from dlbench.data.bundle import DataSpec, Split
-from dlbench.models import build_model
-from dlbench.models.gan import GANConfig
-from dlbench.tasks.generation import (Reference, affine_to_data_units, collapse_warning, column_stats, diagnose_gan,
+from dlbench.recipes.registry import build_model
+from dlbench.recipes.gan.model import GANConfig
+from dlbench.recipes.gan.measure import (Reference, affine_to_data_units, collapse_warning, column_stats, diagnose_gan,
                                       measure, reference_config)
 
 

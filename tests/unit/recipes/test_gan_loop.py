@@ -10,9 +10,9 @@ import dlbench
 import dlbench.config  # noqa: F401  (import order)
 from dlbench.data.bundle import DataSpec
 from dlbench.errors import UserError
-from dlbench.models import build_model
-from dlbench.models.gan import GANConfig
-from dlbench.training import gan_loop
+from dlbench.recipes.registry import build_model
+from dlbench.recipes.gan.model import GANConfig
+from dlbench.recipes.gan import loop as gan_loop
 from dlbench.training.loop import Diverged, Interrupted
 
 

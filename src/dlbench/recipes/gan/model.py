@@ -4,7 +4,7 @@ Miyato & Koyama 2018) and spectral normalization (Miyato et al. 2018) of D.
 
 `GANConfig` also holds what is specific to adversarial training (loss, D:G step ratio, the two
 learning rates, EMA of G) and to measuring the generator (the reference classifier); the loop that
-reads them is `dlbench.training.gan_loop`. The `optim` section does not apply to GAN runs.
+reads them is `dlbench.recipes.gan.loop`. The `optim` section does not apply to GAN runs.
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class GANConfig(Section):
     """G's last activation. tanh: squashed into the training data's [min, max] (auto for images); linear otherwise."""
     d_dropout: float = Field(0.0, ge=0, lt=1)
     """Dropout in D, against a D that memorizes a small training set."""
-    # --- adversarial training (dlbench.training.gan_loop) ---
+    # --- adversarial training (dlbench.recipes.gan.loop) ---
     loss: Literal["non_saturating", "hinge"] = "non_saturating"
     """non_saturating: D logistic loss, G maximizes log D(G(z)). hinge: D max(0, 1 -+ D(x)), G -D(G(z))."""
     d_steps: int = Field(1, ge=1)

@@ -26,14 +26,21 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-import dlbench.config  # noqa: F401  (config before data: importing dlbench.data first is circular)
+from dlbench.config.sections import OptimConfig
 from dlbench.data.loaders import TrainBatches
+from dlbench.data.registry import build_data
 from dlbench.errors import UserError
-from dlbench.tasks.generation import measure
-from dlbench.tasks.generation_plots import save_samples_png
+from dlbench.progress import TrainProgress
+from dlbench.recipes.gan.measure import diagnose_gan, measure, split_tensors, summarize, train_reference
+from dlbench.recipes.gan.model import build_gan
+from dlbench.recipes.gan.plots import save_samples_png
 from dlbench.training import checkpoint as ckpt
-from dlbench.training.device import synchronize
+from dlbench.training.device import pick_device, synchronize
+from dlbench.training.keep_best import KeepBest
 from dlbench.training.loop import Diverged, Interrupted, stop_signals, total_steps
+from dlbench.training.seeding import seed_everything
+from dlbench.training.step import TrainStep
+from dlbench.training.supervised import run_record
 
 log = logging.getLogger(__name__)
 D_WINS = 0.99
@@ -81,10 +88,21 @@ def adversarial_step(gan, opt_d, opt_g, batches, mc, device) -> tuple[torch.Tens
     return d_loss.detach(), g_loss.detach()
 
 
+def gan_step(cfg, gan, device) -> TrainStep:
+    """The loop's step with fresh Adam optimizers for G and D: `run(batches)` takes `model.d_steps` real
+    batches and returns the (D, G) losses stacked, on the device."""
+    mc = cfg.model
+    opt_g = torch.optim.Adam(gan.generator.parameters(), lr=mc.g_lr, betas=mc.betas)
+    opt_d = torch.optim.Adam(gan.discriminator.parameters(), lr=mc.d_lr, betas=mc.betas)
+
+    def run(batches, loss_weight: float = 1.0) -> torch.Tensor:
+        return torch.stack(adversarial_step(gan, opt_d, opt_g, batches, mc, device))
+
+    return TrainStep(run, (opt_g, opt_d), None, batches_per_step=mc.d_steps)
+
+
 def check_gan_config(cfg) -> None:
     """The parts of the shared schema a GAN run does not use must be left at their defaults."""
-    from dlbench.config.schema import OptimConfig
-
     tc, problems = cfg.train, []
     if cfg.optim != OptimConfig():
         problems.append("optim.* does not apply to GAN runs (set model.g_lr, model.d_lr and model.betas)")
@@ -126,16 +144,6 @@ def _restore(run, gan, opt_g, opt_d) -> dict | None:
     return state
 
 
-def _load_best(run, state):
-    path = run.checkpoints / "best.safetensors"
-    if state.get("best_step") is None or not path.exists():
-        return None
-    try:
-        return ckpt.load_verified_tensors(path, state.get("best_sha256"))
-    except ValueError:
-        return None
-
-
 def fit_gan(cfg, gan, bundle, ref, run, device, *, resume=False, progress=None, observer=None) -> GanFit:
     """Train `gan` on bundle.train; measure it on bundle.val; write metrics, sample grids and checkpoints to `run`."""
     mc, tc = cfg.model, cfg.train
@@ -143,24 +151,24 @@ def fit_gan(cfg, gan, bundle, ref, run, device, *, resume=False, progress=None, 
     if tc.steps is None and tc.epochs is not None:  # an epoch is counted in real batches, d_steps of them per step
         steps = max(1, math.ceil(steps / mc.d_steps))
     G, D = gan.generator, gan.discriminator
-    opt_g = torch.optim.Adam(G.parameters(), lr=mc.g_lr, betas=mc.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=mc.d_lr, betas=mc.betas)
+    step_fn = gan_step(cfg, gan, device)
+    opt_g, opt_d = step_fn.optimizer
     state = {"step": 0, "position": None, "d_updates": 0, "best": None, "best_step": None, "best_sha256": None,
              "d_wins": 0, "d_wins_since": None, "good_step": None, "untrained_fd": None,
              "samples": 0, "train_seconds": 0.0, "eval_seconds": 0.0}
-    best_weights = None
+    key = f"val.{ref.fd_key}"
+    keeper = KeepBest(run, key, "min", keep=tc.keep_best)
     if resume:
         restored = _restore(run, gan, opt_g, opt_d)
         if restored is not None:
             state = restored
-            best_weights = _load_best(run, state)
+            keeper.restore(state)
             log.info("resumed from step %d", state["step"])
         run.truncate_metrics(state["step"] if restored is not None else -1)  # no checkpoint: start the log afresh
     batches = TrainBatches(bundle.train, tc.batch_size, tc.seed, device, num_workers=tc.num_workers,
                            position=state["position"])
     evals = [r for r in run.read_metrics() if r.get("kind") == "eval"] if resume else []
     floor = bundle.train  # FD between two real samples: the floor a generator can reach
-    key = f"val.{ref.fd_key}"
     names = bundle.spec.class_names
 
     def evaluate(step: int) -> dict:
@@ -197,8 +205,7 @@ def fit_gan(cfg, gan, bundle, ref, run, device, *, resume=False, progress=None, 
             run.log(rec)
         t_window, samples_window = time.perf_counter(), 0
         while state["step"] < steps:
-            d_loss, g_loss = adversarial_step(gan, opt_d, opt_g, batches, mc, device)
-            sums += torch.stack([d_loss, g_loss])
+            sums += step_fn.run(batches)
             count += 1
             state["step"] += 1
             state["d_updates"] += mc.d_steps
@@ -237,12 +244,7 @@ def fit_gan(cfg, gan, bundle, ref, run, device, *, resume=False, progress=None, 
                 if not math.isfinite(value):
                     raise Diverged(f"the generator produces non-finite samples at step {step}; lower the learning "
                                    f"rates. Last good checkpoint: {last_good()}")
-                if state["best"] is None or value < state["best"]:
-                    state.update(best=value, best_step=step)
-                    if tc.keep_best:
-                        best_weights = {k: v.detach().clone() for k, v in gan.state_dict().items()}
-                        state["best_sha256"] = ckpt.atomic_save_tensors(
-                            run.checkpoints / "best.safetensors", best_weights, metadata={"step": str(step)})
+                keeper.offer(state, step, metrics, gan)
                 won = metrics["val.d_accuracy_real"] >= D_WINS and metrics["val.d_accuracy_fake"] >= D_WINS
                 state["d_wins"] = state["d_wins"] + 1 if won else 0
                 state["d_wins_since"] = (state["d_wins_since"] or step) if won else None
@@ -277,8 +279,7 @@ def fit_gan(cfg, gan, bundle, ref, run, device, *, resume=False, progress=None, 
         progress.stop()
     synchronize(device)
     train_seconds = time.perf_counter() - t_start
-    if tc.keep_best and best_weights is not None:
-        gan.load_state_dict(best_weights)
+    keeper.apply(gan)
     return GanFit(steps=state["step"], best={"step": state["best_step"], "metric": key, "value": state["best"]},
                   state=state, train_seconds=train_seconds, eval_seconds=state["eval_seconds"],
                   samples_per_second=state["samples"] / max(train_seconds - state["eval_seconds"], 1e-9), evals=evals)
@@ -295,16 +296,10 @@ def _grid_samples(gan, per_class: int = 8, n: int = 64):
     return gan.sample(count, labels, generator=torch.Generator().manual_seed(1234)), labels
 
 
-def train_gan(cfg, run, *, resume: bool = False, quiet: bool = True, observer=None, dist=None) -> dict:
-    """`api.train` for GAN configs: reference classifier, adversarial fit, final measurement on val and
-    (once) test, model.safetensors + model.json + result.json. Returns the result."""
-    from dlbench.api import model_info, seed_everything
-    from dlbench.data import build_data
-    from dlbench.models import build_model
-    from dlbench.progress import TrainProgress
-    from dlbench.tasks.generation import diagnose_gan, split_tensors, summarize, train_reference
-    from dlbench.training.device import pick_device, versions
-
+def train_gan(recipe, cfg, run, *, resume: bool = False, quiet: bool = True, observer=None, dist=None,
+              evaluate_test: bool = True) -> dict:
+    """The GAN recipe's `train`: reference classifier, adversarial fit, final measurement on val and
+    (once, unless evaluate_test is False) test, model.safetensors + model.json + result.json. Returns the result."""
     t0 = time.perf_counter()
     if dist is not None:
         raise UserError("GAN training runs in a single process", "drop --nproc-per-node / --nnodes")
@@ -314,11 +309,11 @@ def train_gan(cfg, run, *, resume: bool = False, quiet: bool = True, observer=No
         torch.set_num_threads(tc.threads)
     device = pick_device(tc.device)
     bundle = build_data(cfg.data)
-    build_model(mc, bundle.spec)  # a config that cannot work fails now, not after the classifier has trained
+    build_gan(mc, bundle.spec)  # a config that cannot work fails now, not after the classifier has trained
     ref, ref_seconds = train_reference(cfg, run.path, bundle.spec, device, resume, quiet)
     t_init = time.perf_counter()
     seed_everything(tc.seed)  # G and D initialized as `untrained_like` rebuilds them
-    gan = build_model(mc, bundle.spec).to(device)
+    gan = build_gan(mc, bundle.spec).to(device)
     train_x, _ = split_tensors(bundle.train if bundle.train.in_memory else bundle.train.subset(2000))
     gan.set_data_range(float(train_x.min()), float(train_x.max()))
     init_seconds = time.perf_counter() - t_init
@@ -327,10 +322,11 @@ def train_gan(cfg, run, *, resume: bool = False, quiet: bool = True, observer=No
 
     key, floor = ref.fd_key, bundle.train
     seed_everything(tc.seed)
-    untrained = build_model(mc, bundle.spec).to(device)
+    untrained = build_gan(mc, bundle.spec).to(device)
     untrained.set_data_range(float(train_x.min()), float(train_x.max()))
-    final = {}
-    for name, split in (("val", bundle.val), ("test", bundle.open_test("final test after training"))):
+    final = {"test": None}
+    splits = [("val", bundle.val)] + ([("test", bundle.open_test("final test after training"))] if evaluate_test else [])
+    for name, split in splits:
         m, _ = measure(gan, ref, split, mc.eval_samples, floor=floor, spec=bundle.spec,
                        preprocessing=bundle.preprocessing)
         base, _ = measure(untrained, ref, split, mc.eval_samples)
@@ -342,7 +338,7 @@ def train_gan(cfg, run, *, resume: bool = False, quiet: bool = True, observer=No
     if final["val"].get("warning"):
         log.warning("%s", final["val"]["warning"])
     result = {
-        "name": cfg.name, "task": "generation", "model": "gan",
+        "name": cfg.name, "task": recipe.run_task(bundle.spec), "model": recipe.name,
         "val": final["val"], "test": final["test"], "best": fitted.best,
         "diagnosis": diagnose_gan(fitted.evals, final["val"], key),
         "reference": {"path": "classifier" if ref.has_classifier else None, "accuracy": ref.accuracy,
@@ -353,14 +349,10 @@ def train_gan(cfg, run, *, resume: bool = False, quiet: bool = True, observer=No
                      "epochs": fitted.state["samples"] / len(bundle.train), "stopped_early": False,
                      "global_batch_size": tc.batch_size, "samples_per_second": fitted.samples_per_second,
                      "world_size": 1},
-        "timing": {"init_seconds": init_seconds, "classifier_seconds": ref_seconds,
-                   "train_seconds": fitted.train_seconds, "eval_seconds": fitted.eval_seconds,
-                   "total_seconds": time.perf_counter() - t0},
-        "data": {"train": len(bundle.train), "val": len(bundle.val), "test": len(bundle.test),
-                 "test_opened": bundle.test_opened},
-        "device": str(device),
-        "versions": versions(),
     }
-    run.save_model(gan.state_dict(), {**model_info(cfg, bundle, gan), "reference": result["reference"]["path"]})
+    record = run_record(cfg, bundle, device, t0, init_seconds, fitted.train_seconds, fitted.eval_seconds)
+    result.update({k: record[k] for k in ("timing", "data", "device", "versions")})
+    result["timing"]["classifier_seconds"] = ref_seconds
+    run.save_model(gan.state_dict(), recipe.model_info(cfg, bundle, gan))
     run.write_result(result)
     return result

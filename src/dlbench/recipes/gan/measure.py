@@ -18,9 +18,13 @@ import torch
 
 from dlbench.errors import UserError
 from dlbench.metrics.frechet import frechet_distance_of, mean_pairwise_distance
+from dlbench.recipes.cnn import CNNRecipe
+from dlbench.recipes.mlp import MLPRecipe
 
 log = logging.getLogger(__name__)
 CLASSIFIER_DIR = "classifier"
+CLASSIFIER_RECIPES = {"mlp": MLPRecipe(), "cnn": CNNRecipe()}
+"""The families `reference_config` builds the reference classifier from."""
 COLLAPSE_DIVERSITY = 0.5
 """Generated samples with less than half the real mean pairwise distance are reported as collapsed."""
 
@@ -75,41 +79,54 @@ class Reference:
         return torch.cat(feats).double().cpu().numpy(), logits.argmax(1).cpu().numpy()
 
 
-def load_reference(run_dir: Path, spec, device) -> Reference:
-    """The reference of a GAN run: its classifier run (verified weights), or the data's features."""
+def load_reference(run_dir: Path, spec, device, config_cls) -> Reference:
+    """The reference of a GAN run: its classifier run (verified weights), or the data's features.
+
+    config_cls: the run config's class, to read the classifier's config.yaml with."""
     if spec.task != "classification":
         return Reference(None, device)
-    from dlbench.inference import load_run
+    from dlbench.data.bundle import DataSpec
+    from dlbench.run.files import load_verified_tensors
+    from dlbench.run.rundir import load_model_json, read_json
 
     path = Path(run_dir) / CLASSIFIER_DIR
     if not (path / "model.json").is_file():
         raise UserError(f"{run_dir}: the reference classifier ({CLASSIFIER_DIR}/) is missing or unfinished",
                         "the run directory is incomplete; resume the run with --resume or retrain it")
-    loaded = load_run(path, device=str(device))
+    info, weights = load_model_json(path)
+    cfg = config_cls.model_validate(info["config"])
+    recipe = CLASSIFIER_RECIPES[cfg.model.name]
+    model = recipe.build(cfg.model, DataSpec.from_json(info["spec"]))
+    model.load_state_dict(load_verified_tensors(weights, None))  # load_model_json checked its sha256
     acc = None
     if (path / "result.json").is_file():
-        from dlbench.run.rundir import read_json
-
         r = read_json(path / "result.json", "classifier result.json")
         acc = {"val": r.get("val", {}).get("accuracy"), "test": r.get("test", {}).get("accuracy")}
-    return Reference(loaded.model, loaded.device, acc)
+    return Reference(model.to(device).eval(), device, acc)
 
 
 def train_reference(cfg, run_dir: Path, spec, device, resume: bool, quiet: bool) -> tuple[Reference, float]:
     """Train (or, on resume, finish or reuse) the reference classifier in RUN/classifier/; return it and its seconds."""
     import time
 
+    from dlbench.config.load import dump_config
+    from dlbench.run.rundir import RunDir
+    from dlbench.training.supervised import train_supervised
+
     if spec.task != "classification":
         return Reference(None, device), 0.0
-    from dlbench import api
-
     t0, path = time.perf_counter(), Path(run_dir) / CLASSIFIER_DIR
     if not (path / "model.json").is_file():
         partial = (path / "config.yaml").is_file()
         if partial and not resume:
             raise UserError(f"{path} exists", "use --resume to continue the run")
-        api.train(None if partial else reference_config(cfg, spec), run_dir=path, resume=partial, quiet=quiet)
-    return load_reference(run_dir, spec, device), time.perf_counter() - t0
+        ref_cfg = type(cfg).model_validate(reference_config(cfg, spec))
+        run = RunDir(path)
+        if not partial:
+            path.mkdir(parents=True, exist_ok=True)
+            run.write_config(dump_config(ref_cfg))
+        train_supervised(CLASSIFIER_RECIPES[ref_cfg.model.name], ref_cfg, run, resume=partial, quiet=quiet)
+    return load_reference(run_dir, spec, device, type(cfg)), time.perf_counter() - t0
 
 
 # --- measuring ------------------------------------------------------------------------------------
@@ -201,16 +218,11 @@ def collapse_warning(m: dict) -> str | None:
 
 def affine_to_data_units(preprocessing: dict | None, d: int) -> tuple[np.ndarray, np.ndarray]:
     """(scale [d], shift [d]) with data = model_input * scale + shift per flat feature (identity if unknown)."""
-    scale, shift = np.ones(d), np.zeros(d)
     if not preprocessing:
-        return scale, shift
-    if preprocessing.get("kind") == "array":
-        scale = np.broadcast_to(np.asarray(preprocessing["std"], dtype=np.float64), preprocessing["input_shape"]).ravel()
-        shift = np.broadcast_to(np.asarray(preprocessing["mean"], dtype=np.float64), preprocessing["input_shape"]).ravel()
-    elif preprocessing.get("kind") == "tabular":
-        for i, n in enumerate(preprocessing["numeric"]):  # numeric columns come first; one-hot ones stay 0..1
-            scale[i], shift[i] = n["std"], n["mean"]
-    return np.array(scale, dtype=np.float64), np.array(shift, dtype=np.float64)
+        return np.ones(d), np.zeros(d)
+    from dlbench.codecs import codec_for
+
+    return codec_for(preprocessing).affine(d)
 
 
 def column_stats(real: np.ndarray, fake: np.ndarray, spec, preprocessing) -> dict:
@@ -277,96 +289,24 @@ def diagnose_gan(evals: list[dict], final: dict, key: str) -> dict:
 
 # --- finished runs --------------------------------------------------------------------------------
 
-@dataclass
-class LoadedGenerator:
-    path: Path
-    config: object
-    spec: object
-    preprocessing: dict
-    gan: torch.nn.Module
-    device: torch.device
-
-    def label_index(self, label: str) -> int:
-        """A class name (or its index) -> the class index; UserError for a label the model does not know."""
-        names = self.spec.class_names or [str(i) for i in range(self.spec.num_classes or 0)]
-        if not self.gan.conditional:
-            raise UserError(f"{self.path}: this generator is unconditional; it cannot generate label '{label}'",
-                            "drop --label, or train with model.conditional: true")
-        if label in names:
-            return names.index(label)
-        if label.isdigit() and int(label) < len(names):
-            return int(label)
-        raise UserError(f"unknown label '{label}'", f"this generator knows {', '.join(names)}")
-
-    def sample(self, n: int, label: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """n samples (model units) and their labels: `label`, or every class in turn when it is None."""
-        if n < 1:
-            raise UserError(f"--n must be at least 1 (got {n})")
-        labels = None
-        if self.gan.conditional:
-            labels = torch.full((n,), label) if label is not None else torch.arange(n) % self.gan.num_classes
-        return self.gan.sample(n, labels, generator=torch.Generator().manual_seed(seed)).cpu(), labels
-
-
-def load_generator(run_dir: str | Path, device: str | None = None) -> LoadedGenerator:
-    """A finished GAN run's model (weights verified against model.json's sha256)."""
-    from safetensors.torch import load_file
-
-    from dlbench.config import parse_config
-    from dlbench.data.bundle import DataSpec
-    from dlbench.models import build_model
-    from dlbench.run.rundir import load_model_json
-    from dlbench.training.device import pick_device
-
-    info, weights = load_model_json(run_dir)
-    if info.get("family") != "gan":
-        raise UserError(f"{run_dir}: not a GAN run (its model is '{info.get('family')}')",
-                        "generate works on runs of model.name: gan; use predict for other models")
-    try:
-        cfg = parse_config(info["config"], source=f"{run_dir}/model.json")
-        spec = DataSpec.from_json(info["spec"])
-        pre = info["preprocessing"]
-        gan = build_model(cfg.model, spec)
-        gan.load_state_dict(load_file(str(weights)))
-    except (KeyError, TypeError, RuntimeError) as e:
-        raise UserError(f"{run_dir}/model.json does not describe its weights ({str(e).splitlines()[0]})",
-                        "the run directory is damaged") from None
-    dev = pick_device(device or "cpu")
-    return LoadedGenerator(Path(run_dir), cfg, spec, pre, gan.to(dev).eval(), dev)
-
-
-def is_gan_run(run_dir: str | Path) -> bool:
-    import json
-
-    try:
-        return json.loads((Path(run_dir) / "model.json").read_text()).get("family") == "gan"
-    except (OSError, ValueError, AttributeError):
-        return False  # let the normal loader report what is wrong
-
-
-def untrained_like(loaded: LoadedGenerator) -> torch.nn.Module:
+def untrained_like(loaded) -> torch.nn.Module:
     """The run's generator as it was before training: same seed, same build (its data range copied)."""
-    from dlbench.api import seed_everything
-    from dlbench.models import build_model
+    from dlbench.training.seeding import seed_everything
 
     seed_everything(loaded.config.train.seed)
-    g = build_model(loaded.config.model, loaded.spec)
-    out = loaded.gan.generator.output
+    g = loaded.recipe.build(loaded.config.model, loaded.spec)
+    out = loaded.model.generator.output
     g.set_data_range(float(out.lo), float(out.hi))
     return g.to(loaded.device).eval()
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", device: str | None = None) -> dict:
+def evaluate_run(loaded, bundle, split: str = "test") -> dict:
     """`dlbench evaluate` for a GAN run: the generator against a real split, with the untrained baseline."""
-    from dlbench.data import build_data
-
-    loaded = load_generator(run_dir, device)
-    ref = load_reference(Path(run_dir), loaded.spec, loaded.device)
-    bundle = build_data(loaded.config.data)
+    ref = load_reference(loaded.path, loaded.spec, loaded.device, type(loaded.config))
     data = {"train": bundle.train, "val": bundle.val}.get(split) or bundle.open_test("dlbench evaluate")
     mc = loaded.config.model
     floor = bundle.train if split != "train" else None
-    m, _ = measure(loaded.gan, ref, data, mc.eval_samples, floor=floor, spec=loaded.spec,
+    m, _ = measure(loaded.model, ref, data, mc.eval_samples, floor=floor, spec=loaded.spec,
                    preprocessing=loaded.preprocessing)
     base, _ = measure(untrained_like(loaded), ref, data, mc.eval_samples)
     m = summarize(m, base[ref.fd_key], ref.fd_key)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from dlbench.errors import UserError
 
-OBSERVER = "dlbench.training.scaling:timed_run_observer"
+OBSERVER = "dlbench.bench.scaling:timed_run_observer"
 
 
 def parse_counts(text: str) -> list[int]:

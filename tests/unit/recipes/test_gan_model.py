@@ -5,8 +5,8 @@ import torch
 import dlbench.config  # noqa: F401  (import order)
 from dlbench.data.bundle import DataSpec
 from dlbench.errors import UserError
-from dlbench.models import build_model
-from dlbench.models.gan import GANConfig, upsamplings
+from dlbench.recipes.registry import build_model
+from dlbench.recipes.gan.model import GANConfig, upsamplings
 
 IMAGE = DataSpec("classification", (1, 8, 8), 10, [str(i) for i in range(10)])
 RGB = DataSpec("classification", (3, 28, 20), 3, ["a", "b", "c"])

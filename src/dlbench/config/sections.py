@@ -1,0 +1,96 @@
+"""The sections every family shares: optim, train (with early stopping), as typed defaults."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from dlbench.config.base import Section
+
+
+class OptimConfig(Section):
+    name: Literal["sgd", "adam", "adamw"] = "adamw"
+    """Optimizer. Weight decay is never applied to biases or normalization weights."""
+    lr: float = Field(1e-3, gt=0)
+    """Peak learning rate (after warmup)."""
+    weight_decay: float = Field(0.0, ge=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    """SGD only."""
+    nesterov: bool = False
+    """SGD only; needs momentum > 0."""
+    betas: tuple[float, float] = (0.9, 0.999)
+    """Adam/AdamW only."""
+    eps: float = Field(1e-8, gt=0)
+    schedule: Literal["constant", "step", "cosine", "onecycle", "inverse_sqrt", "linear"] = "constant"
+    """Learning-rate shape over training; warmup (if any) is applied first."""
+    warmup_steps: int = Field(0, ge=0)
+    step_size: int = Field(1000, gt=0)
+    """`step` schedule: multiply the lr by `gamma` every `step_size` steps."""
+    gamma: float = Field(0.1, gt=0, le=1)
+    min_lr_ratio: float = Field(0.0, ge=0, le=1)
+    """cosine/linear/onecycle: the final lr as a fraction of `lr`."""
+    onecycle_pct_start: float = Field(0.3, gt=0, lt=1)
+    grad_clip: float | None = Field(None, gt=0)
+    """Clip the global gradient norm to this value; null disables."""
+
+    @model_validator(mode="after")
+    def _nesterov_needs_momentum(self):
+        if self.name == "sgd" and self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov: true needs momentum > 0")
+        return self
+
+
+class EarlyStopping(Section):
+    metric: str = "val.loss"
+    """A validation metric name as logged in metrics.jsonl (`val.accuracy`, `val.loss`, `val.r2`, ...)."""
+    patience: int = Field(5, ge=1)
+    """Number of evaluations without improvement before stopping."""
+    min_delta: float = Field(0.0, ge=0)
+    mode: Literal["auto", "min", "max"] = "auto"
+    """auto: minimize losses and errors (loss, mse, mae), maximize everything else."""
+
+
+class TrainConfig(Section):
+    steps: int | None = Field(None, gt=0)
+    """Training length in optimizer steps. Give `steps` or `epochs`, not both (default 1000 steps)."""
+    epochs: float | None = Field(None, gt=0)
+    batch_size: int = Field(64, gt=0)
+    """The global batch: samples per optimizer step over all ranks; with W processes each takes batch_size/W
+    (shards differ by at most one sample when W does not divide it)."""
+    eval_every: int = Field(200, gt=0)
+    """Evaluate on the validation split every N steps (and at the end)."""
+    log_every: int = Field(50, gt=0)
+    """Log the training loss every N steps: the only places the loop waits for the device."""
+    checkpoint_every: int = Field(500, gt=0)
+    keep_checkpoints: int = Field(2, ge=1)
+    seed: int = 0
+    """Seeds model init, dropout and batch order (the data split has its own `data.seed`)."""
+    device: str = "auto"
+    """auto (cuda if available, else cpu), cpu, cuda, cuda:N or mps."""
+    precision: Literal["fp32", "bf16"] = "fp32"
+    """bf16 runs forward/backward under torch.autocast; weights and optimizer stay fp32."""
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    early_stopping: EarlyStopping | None = None
+    keep_best: bool = True
+    """Final weights are those of the best validation evaluation (by early_stopping.metric or the task's metric)."""
+    num_workers: int = Field(2, ge=0)
+    """DataLoader worker processes, used only for data that does not fit in memory."""
+    eval_train_samples: int = Field(1000, ge=0)
+    """Size of the fixed training subset evaluated beside validation, for the over/underfitting diagnosis."""
+    threads: int | None = Field(None, gt=0)
+    """torch intra-op threads on CPU; null keeps torch's default."""
+    lr_scaling: Literal["none", "linear", "sqrt"] = "none"
+    """Scale optim.lr with the global batch (`batch_size`, summed over all ranks) relative to
+    `reference_batch_size`: linear (SGD, Goyal et al.) or sqrt (Adam-family). result.json records the effective lr."""
+    reference_batch_size: int | None = Field(None, gt=0)
+    """The global batch size optim.lr was tuned at; required when lr_scaling is not none."""
+    sync_batchnorm: bool = False
+    """Distributed runs on GPUs: batch-norm statistics over the global batch (SyncBatchNorm) instead of per rank."""
+
+    @model_validator(mode="after")
+    def _one_length(self):
+        if self.steps is not None and self.epochs is not None:
+            raise ValueError("give train.steps or train.epochs, not both")
+        if self.lr_scaling != "none" and self.reference_batch_size is None:
+            raise ValueError("train.lr_scaling needs train.reference_batch_size (the batch size optim.lr was tuned at)")
+        return self

@@ -1,0 +1,28 @@
+"""`dlbench export RUN --format onnx|safetensors --output PATH`."""
+from __future__ import annotations
+
+import json
+
+import typer
+
+from dlbench.export.formats import export_run
+
+
+def export_command(run_dir: str = typer.Argument(..., help="A finished run directory"),
+                   fmt: str = typer.Option("onnx", "--format", help="onnx or safetensors"),
+                   output: str = typer.Option(..., "--output", help="model.onnx, or a directory for safetensors"),
+                   atol: float = typer.Option(1e-4, "--atol", help="Largest allowed |onnxruntime - torch|")):
+    """Export a trained model (ONNX is checked in onnxruntime against the torch outputs)."""
+    from rich.console import Console
+
+    r = export_run(run_dir, fmt, output, atol)
+    msg = f"wrote {r['output']}"
+    if fmt == "onnx":
+        msg += (f"; onnxruntime {r['onnxruntime']} matches torch on {r['checked_samples']} samples "
+                f"(max |diff| {r['max_abs_diff']:.2e} <= {r['atol']})")
+    else:
+        msg += f" (sha256 {r['sha256'][:12]}... verified)"
+    Console(stderr=True).print(msg)
+    print(json.dumps(r))
+
+

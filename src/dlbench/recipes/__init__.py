@@ -1,0 +1,1 @@
+"""Model families, one recipe each (see recipes/base.py), in one table (recipes/registry.py)."""

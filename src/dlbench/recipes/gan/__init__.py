@@ -1,0 +1,101 @@
+"""GAN: generators for images, 1-D signals and tables, trained by their own adversarial loop.
+
+Owns its config (`model.GANConfig`: architecture, adversarial training, the reference classifier),
+its loop (`loop.py`), its measurement (`measure.py`: classifier Fréchet distance, conditional accuracy,
+diversity), sampling (`sampling.py`), the `generate` command (`generate.py`) and its server predictor.
+"""
+from __future__ import annotations
+
+from dlbench.errors import UserError
+from dlbench.recipes.base import Recipe
+from dlbench.training.step import TrainStep
+from dlbench.recipes.gan.model import GANConfig, build_gan
+
+METRICS = {"classifier_fd": "min", "data_fd": "min", "conditional_accuracy": "max", "fd_improvement": "max",
+           "distinct_classes": "max", "diversity_ratio": "max", "column_mean_gap": "min"}
+
+
+class GANRecipe(Recipe):
+    name = "gan"
+    config = GANConfig
+    description = "generative adversarial network: more images, signals or table rows like the data"
+    exports = ("safetensors",)
+    logs_lr = False  # two optimizers with their own rates (model.g_lr, model.d_lr)
+
+    def fits(self, spec):
+        if "vocab_size" in spec.extras:
+            return "it generates numeric samples (images, signals, table rows), not token sequences"
+        return super().fits(spec)
+
+    def build(self, mc, spec):
+        return build_gan(mc, spec)
+
+    def check_config(self, cfg) -> None:
+        from dlbench.recipes.gan.loop import check_gan_config
+
+        check_gan_config(cfg)
+
+    def run_task(self, spec) -> str:
+        return "generation"
+
+    def metrics(self, task: str) -> dict[str, str]:
+        return METRICS
+
+    def selection_metric(self, task: str) -> str:
+        return "val.classifier_fd" if task == "classification" else "val.data_fd"
+
+    def train(self, cfg, run, *, resume=False, quiet=True, observer=None, dist=None, evaluate_test=True) -> dict:
+        from dlbench.recipes.gan.loop import train_gan
+
+        return train_gan(self, cfg, run, resume=resume, quiet=quiet, observer=observer, dist=dist,
+                         evaluate_test=evaluate_test)
+
+    def train_step(self, cfg, model, task, device, steps: int) -> TrainStep:
+        from dlbench.recipes.gan.loop import gan_step
+
+        return gan_step(cfg, model, device)
+
+    def optimizer(self, cfg) -> dict:
+        """Adam for G and D; the generator's learning rate is the one benchmark logs name."""
+        m = cfg.model
+        return {"name": "adam", "lr": m.g_lr, "beta_1": m.betas[0], "beta_2": m.betas[1]}
+
+    def load(self, run_dir, cfg, info, spec, weights, device):
+        from dlbench.codecs import codec_for
+        from dlbench.recipes.gan.sampling import Generator
+        from dlbench.run.loaded import LoadedRun
+
+        gan = self.build(cfg.model, spec)
+        try:
+            gan.load_state_dict(weights)
+        except RuntimeError as e:
+            raise UserError(f"{run_dir}/model.json does not describe its weights ({str(e).splitlines()[0]})",
+                            "the run directory is damaged") from None
+        gan.to(device).eval()
+        return LoadedRun(run_dir, cfg, info, spec, gan, Generator(gan, spec, run_dir),
+                         codec_for(info["preprocessing"]), device, self)
+
+    def evaluate(self, loaded, bundle, split: str) -> dict:
+        from dlbench.recipes.gan.measure import evaluate_run
+
+        return evaluate_run(loaded, bundle, split)
+
+    def predict(self, loaded, x, beam=None):
+        raise UserError(f"{loaded.path} is a GAN run: it generates samples rather than predicting",
+                        "use `dlbench generate RUN --n N --output FILE`")
+
+    def predictor(self, loaded, name: str, version: str):
+        from dlbench.recipes.gan.predictor import GeneratorPredictor
+
+        return GeneratorPredictor(loaded, name, version)
+
+    def generate(self, loaded, **options) -> dict:
+        from dlbench.recipes.gan.generate import generate
+
+        return generate(loaded, **options)
+
+    def model_info(self, cfg, bundle, model) -> dict:
+        from dlbench.recipes.gan.measure import CLASSIFIER_DIR
+
+        return {**super().model_info(cfg, bundle, model),
+                "reference": CLASSIFIER_DIR if bundle.spec.task == "classification" else None}
