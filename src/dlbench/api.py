@@ -13,7 +13,7 @@ from pathlib import Path
 from dlbench.config import Config, dump_config, load_config, parse_config
 from dlbench.data.registry import build_data
 from dlbench.errors import UserError
-from dlbench.recipes.registry import get_recipe
+from dlbench.recipes.registry import RECIPES, get_recipe
 from dlbench.run.load import load_run
 from dlbench.run.rundir import RunDir, new_run_dir
 from dlbench.training import supervised
@@ -89,8 +89,12 @@ def train(config, overrides: list[str] | None = None, run_dir: str | Path | None
     recipe = get_recipe(cfg.model.name)
     if is_main:
         run.write_config(dump_config(cfg))
-    result = recipe.train(cfg, run, resume=resume, quiet=quiet, observer=observer, dist=dist,
-                                              evaluate_test=evaluate_test)
+    try:
+        result = recipe.train(cfg, run, resume=resume, quiet=quiet, observer=observer, dist=dist,
+                              evaluate_test=evaluate_test)
+    except supervised.DoesNotFit as e:
+        fit = [n for n, r in RECIPES.items() if r.fits(e.spec) is None]
+        raise UserError(str(e), f"families that fit it: {', '.join(fit) or 'none'}") from None
     return RunResult(run.path, result)
 
 

@@ -31,13 +31,3 @@ def get_recipe(name: str) -> Recipe:
 def build_model(mc, spec):
     """The model of a model config section on data described by `spec` (its recipe picks the head)."""
     return get_recipe(mc.name).build(mc, spec)
-
-
-def check_fits(mc, spec) -> None:
-    """One line naming the family, the data's task and the families that fit, when they do not fit."""
-    recipe = get_recipe(mc.name)
-    why = recipe.fits(spec)
-    if why is not None:
-        fit = [n for n, r in RECIPES.items() if r.fits(spec) is None]
-        raise UserError(f"model {recipe.name} does not fit this {spec.task} data: {why}",
-                        f"families that fit it: {', '.join(fit) or 'none'}")

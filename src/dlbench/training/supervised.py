@@ -19,16 +19,27 @@ from dlbench.training.loop import fit, total_steps
 from dlbench.training.seeding import seed_everything
 
 
+class DoesNotFit(UserError):
+    """The family cannot take this data; `api` adds the families that can (it sees the registry)."""
+
+    def __init__(self, family: str, spec, why: str):
+        super().__init__(f"model {family} does not fit this {spec.task} data: {why}")
+        self.family, self.spec, self.why = family, spec, why
+
+
+def check_fits(recipe, spec) -> None:
+    why = recipe.fits(spec)
+    if why is not None:
+        raise DoesNotFit(recipe.name, spec, why)
+
+
 def prepare(recipe, cfg, device=None):
     """Data, model and task for a config: the same steps train, evaluate, profile and bench use."""
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     device = device or pick_device(cfg.train.device)
     bundle = build_data(cfg.data)
-    check = recipe.fits(bundle.spec)
-    if check is not None:
-        raise UserError(f"model {recipe.name} does not fit this {bundle.spec.task} data: {check}",
-                        "choose a family that takes it (dlbench recommend DATA suggests one)")
+    check_fits(recipe, bundle.spec)
     seed_everything(cfg.train.seed)
     model = recipe.build(cfg.model, bundle.spec).to(device)
     task = recipe.build_task(cfg, bundle.spec)

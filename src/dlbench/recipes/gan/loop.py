@@ -40,7 +40,7 @@ from dlbench.training.keep_best import KeepBest
 from dlbench.training.loop import Diverged, Interrupted, stop_signals, total_steps
 from dlbench.training.seeding import seed_everything
 from dlbench.training.step import TrainStep
-from dlbench.training.supervised import run_record
+from dlbench.training.supervised import check_fits, run_record
 
 log = logging.getLogger(__name__)
 D_WINS = 0.99
@@ -309,6 +309,7 @@ def train_gan(recipe, cfg, run, *, resume: bool = False, quiet: bool = True, obs
         torch.set_num_threads(tc.threads)
     device = pick_device(tc.device)
     bundle = build_data(cfg.data)
+    check_fits(recipe, bundle.spec)
     build_gan(mc, bundle.spec)  # a config that cannot work fails now, not after the classifier has trained
     ref, ref_seconds = train_reference(cfg, run.path, bundle.spec, device, resume, quiet)
     t_init = time.perf_counter()
