@@ -1,6 +1,8 @@
 """Preprocessing fitted on the training split only, stored as JSON, replayed exactly at predict time."""
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,12 @@ class TabularPreprocessor:
             if nonnum.any():
                 raise UserError(f"column {n['name']} must be numeric; row {int(np.flatnonzero(nonnum.values)[0])} "
                                 f"holds {frame[n['name']][nonnum].iloc[0]!r}")
+            inf = np.isinf(col.to_numpy(dtype=np.float64))
+            if inf.any():  # it would reach the loss as inf/NaN and look like a divergence
+                rows = np.flatnonzero(inf)
+                raise UserError(f"column {n['name']} holds {col.iloc[rows[0]]} in row {int(rows[0])}"
+                                f"{f' and {len(rows) - 1} more row(s)' if len(rows) > 1 else ''}",
+                                "the model needs finite numbers: fix those cells")
             col = col.fillna(n["fill"] if n["fill"] is not None else n["mean"]).to_numpy(dtype=np.float64)
             parts.append(((col - n["mean"]) / n["std"])[:, None])
         for c in self.categorical:
@@ -116,6 +124,32 @@ class TabularPreprocessor:
         return {"kind": self.kind, "numeric": self.numeric, "categorical": self.categorical, "impute": self.impute}
 
 
+# Images are resized to a few dozen pixels a side, so a real one is rarely over a few megapixels; a
+# header claiming more than this is a decompression bomb (a tiny PNG that decodes to gigabytes) or a mistake.
+MAX_IMAGE_PIXELS = 100_000_000
+
+
+@contextmanager
+def open_image(path: str | Path):
+    """`PIL.Image.open` with the pixel limit above: too large is a UserError naming the file."""
+    from PIL import Image
+
+    # PIL warns above its limit and raises above twice it; the limit is a process-wide global, so it is
+    # set for this open only and put back (matplotlib and others read PNGs in the same process)
+    previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UserError(f"image {path} is larger than {MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?)",
+                        "remove the file, or shrink it first: dlbench resizes every image to data.size") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+    with im:
+        yield im
+
+
 class ImagePreprocessor:
     """Image files -> [N, C, H, W] floats in [0, 1], converted to the trained size and channel count."""
     kind = "image"
@@ -128,7 +162,7 @@ class ImagePreprocessor:
         from PIL import Image, UnidentifiedImageError
 
         try:
-            with Image.open(path) as im:
+            with open_image(path) as im:
                 im = im.convert("L" if self.channels == 1 else "RGB")
                 if im.size != (self.size[1], self.size[0]):
                     im = im.resize((self.size[1], self.size[0]), Image.BILINEAR)

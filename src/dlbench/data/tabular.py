@@ -14,6 +14,10 @@ from dlbench.data.split import split_indices
 from dlbench.errors import UserError
 
 
+# A text column with more distinct numbers than this is a numeric column with a few stray words.
+MAX_CATEGORIES = 50
+
+
 class CsvData(SplitOptions):
     kind: Literal["csv"] = "csv"
     """A CSV file with one row per sample and a target column."""
@@ -30,18 +34,70 @@ class CsvData(SplitOptions):
 
 
 def read_csv(path: str | Path):
+    import warnings
+
     import pandas as pd
 
     p = Path(path)
     if not p.is_file():
         raise UserError(f"data file not found: {path}", "check data.path (relative paths are from the working directory)")
     try:
-        frame = pd.read_csv(p)
+        # index_col=False: otherwise pandas turns a first row with one field too many into an index
+        # column, shifting every value one column left; instead it warns, and we find the row
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(p, index_col=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        _refuse_ragged(p)
         raise UserError(f"{path}: not a readable CSV file: {str(e).splitlines()[0]}") from None
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        _refuse_ragged(p)
     if len(frame) == 0:
         raise UserError(f"{path}: the CSV file has a header but no rows")
     return frame
+
+
+def _refuse_ragged(path: Path) -> None:
+    """Raise naming the first row with more fields than the header, if there is one."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        reader = csv.reader(f)
+        header = next(reader, [])
+        for row in reader:
+            if len(row) > len(header):
+                raise UserError(f"{path}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}",
+                                "remove the extra fields, or quote values that contain commas")
+
+
+def check_features(frame, columns: list[str], path) -> None:
+    """Refuse numbers that cannot train: inf, and numeric columns with a few stray words that would
+    otherwise become one-hot categories (one per distinct number)."""
+    import pandas as pd
+
+    for c in columns:
+        col = frame[c]
+        if pd.api.types.is_bool_dtype(col):
+            continue
+        if pd.api.types.is_numeric_dtype(col):
+            inf = np.isinf(col.to_numpy(dtype=np.float64))
+            if inf.any():
+                rows = np.flatnonzero(inf)
+                raise UserError(f"{path}: column {c} holds {col.iloc[rows[0]]} in row {int(rows[0])}"
+                                f"{f' and {len(rows) - 1} more row(s)' if len(rows) > 1 else ''}",
+                                "the model needs finite numbers: fix those cells, or empty them and set data.impute")
+            continue
+        present = col.dropna()
+        numbers = pd.to_numeric(present, errors="coerce")
+        words = numbers.isna()
+        # mostly numbers, with too many distinct values to be categories, and only a few words
+        if words.any() and numbers.nunique() > MAX_CATEGORIES and words.sum() <= 0.05 * len(present):
+            rows = present.index[words.to_numpy()]
+            shown = ", ".join(f"row {int(r)} holds {col[r]!r}" for r in rows[:5])
+            raise UserError(f"{path}: column {c} is numbers except {int(words.sum())} cell(s): {shown}"
+                            f"{', ...' if len(rows) > 5 else ''}",
+                            "fix those cells, or empty them and set data.impute; read as text, the column "
+                            f"would become {col.nunique()} one-hot categories")
 
 
 def infer_task(col, max_classes: int) -> str:
@@ -73,6 +129,7 @@ def build_csv(cfg: CsvData):
         rows = np.flatnonzero(target.isna().values)[:5].tolist()
         raise UserError(f"{cfg.path}: target column '{cfg.target}' has missing values (rows {rows})",
                         "remove those rows; targets are never imputed")
+    check_features(frame, columns, cfg.path)  # before any row is dropped, so row numbers are the file's
     if cfg.impute == "drop":
         keep = ~frame[columns].isna().any(axis=1)
         frame, target = frame[keep].reset_index(drop=True), target[keep].reset_index(drop=True)
@@ -83,11 +140,19 @@ def build_csv(cfg: CsvData):
             row = int(np.flatnonzero(y_num.isna().values)[0])
             raise UserError(f"{cfg.path}: regression target '{cfg.target}' is not numeric (row {row} holds {target[row]!r})",
                             "use data.task: classification for a categorical target")
+        inf = np.isinf(y_num.to_numpy(np.float64))
+        if inf.any():
+            row = int(np.flatnonzero(inf)[0])
+            raise UserError(f"{cfg.path}: regression target '{cfg.target}' holds {target[row]} in row {row}",
+                            "targets must be finite numbers: fix or remove that row")
         y = y_num.to_numpy(np.float32)
         classes = None
     else:
         labels = target.astype(str)
         classes = sorted(labels.unique().tolist(), key=lambda s: (len(s), s) if s.lstrip("-").isdigit() else (1e9, s))
+        if len(classes) < 2:  # would train to "accuracy 1.000" by always answering the one class
+            raise UserError(f"{cfg.path}: target column '{cfg.target}' has a single value ({classes[0]!r}): "
+                            "nothing to learn", "a classifier needs rows of at least two classes")
         index = {c: i for i, c in enumerate(classes)}
         y = labels.map(index).to_numpy(np.int64)
     # fit preprocessing on the training rows only

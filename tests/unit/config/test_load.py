@@ -63,3 +63,74 @@ def test_shipped_name_resolves_and_unknown_name_suggests():
     assert load_config("mnist1d-cnn").name == "mnist1d-cnn"
     with pytest.raises(UserError, match="did you mean 'mnist1d-cnn'"):
         load_config("mnist1d-cn")
+
+
+@pytest.mark.parametrize("name", ["../../../tmp/x", "/tmp/x", "a/b", ".hidden", "..", "", "a b", "naïve", "x" * 101])
+def test_unsafe_run_names_are_config_errors(name):
+    with pytest.raises(UserError, match=r"^c.yaml: name: a run name "):
+        parse_config({**tiny(), "name": name}, source="c.yaml")
+
+
+@pytest.mark.parametrize("name", ["m1", "mnist1d-cnn_v2.3", "-x", "x" * 100])
+def test_safe_run_names_pass(name):
+    assert parse_config({**tiny(), "name": name}).name == name
+
+
+def test_a_single_problem_is_one_line_and_long_values_are_cut():
+    with pytest.raises(UserError) as e:
+        parse_config({**tiny(), "name": "a" * 300}, source="c.yaml")
+    line = e.value.line()
+    assert "\n" not in line and "at most 100 characters, this one has 300" in line and len(line) < 250
+
+
+def test_name_from_file_name_is_made_safe(tmp_path):
+    import yaml
+
+    cfg = {k: v for k, v in tiny().items() if k != "name"}
+    for stem, name in (("my config (v2)", "my-config--v2-"), (".hidden", "hidden")):
+        (tmp_path / f"{stem}.yaml").write_text(yaml.safe_dump(cfg))
+        assert load_config(tmp_path / f"{stem}.yaml").name == name
+
+
+def _read(tmp_path, text: str):
+    from dlbench.config.load import read_yaml
+
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    return read_yaml(p)
+
+
+def test_duplicate_key_is_refused_with_both_lines(tmp_path):
+    with pytest.raises(UserError, match=r"c.yaml: line 4, column 3: duplicate key 'lr' \(first at line 3\)"):
+        _read(tmp_path, "data: {kind: digits}\noptim:\n  lr: 1\n  lr: 2\n")
+
+
+def test_merge_keys_may_be_overridden(tmp_path):
+    assert _read(tmp_path, "base: &b {x: 1, y: 2}\nd:\n  <<: *b\n  x: 3\n")["d"] == {"x": 3, "y": 2}
+
+
+def test_deep_nesting_is_refused_without_recursion_error(tmp_path):
+    with pytest.raises(UserError, match="nested deeper than 50 levels"):
+        _read(tmp_path, "a: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    assert _read(tmp_path, "a: " + "[" * 40 + "]" * 40 + "\n")  # deep, but within the bound
+
+
+def test_value_count_is_bounded_while_composing(tmp_path):
+    with pytest.raises(UserError, match="line 1, .*more than 100,000 values"):
+        _read(tmp_path, "a: [" + ",".join(["1"] * 100_001) + "]\n")
+    # aliases count as what they expand to: 10**6 values from six short lines
+    laughs = "a: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(f"{k}: &{k} [{', '.join([f'*{p}'] * 10)}]\n"
+                                                      for p, k in zip("abcde", "bcdef"))
+    with pytest.raises(UserError, match="more than 100,000 values"):
+        _read(tmp_path, laughs)
+
+
+def test_config_file_size_is_bounded(tmp_path):
+    with pytest.raises(UserError, match="larger than 1 MiB"):
+        _read(tmp_path, "a: 1\n" + "#" * (1 << 20) + "\n")
+
+
+def test_override_values_have_the_same_bounds():
+    with pytest.raises(UserError, match="override value .*more than 100,000 values"):
+        apply_overrides({}, ["a=[" + ",".join(["1"] * 100_001) + "]"])
+    assert apply_overrides({}, ["a=[1, 2]"]) == {"a": [1, 2]}

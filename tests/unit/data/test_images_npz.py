@@ -63,3 +63,39 @@ def test_npz_classification_and_no_pickle(tmp_path):
     np.savez(tmp_path / "o.npz", x=np.array([{"a": 1}] * 4, dtype=object), y=np.arange(4))
     with pytest.raises(UserError, match="not a readable .npz"):
         build_data(_cfg(kind="npz", path=str(tmp_path / "o.npz")))
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height pixels, with almost no pixel data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
+
+
+def test_decompression_bomb_is_named(tmp_path):
+    root = make_folder(tmp_path / "im")
+    (root / "dogs" / "bomb.png").write_bytes(_png_header(60000, 60000))
+    with pytest.raises(UserError, match="image .*bomb.png is larger than 100,000,000 pixels"):
+        build_data(_cfg(kind="image-folder", path=str(root)))
+
+
+@pytest.mark.parametrize("side", [12, 16])  # PIL warns above the limit and raises above twice it
+def test_pixel_limit_covers_warning_and_error(tmp_path, monkeypatch, side):
+    from dlbench.data import preprocess
+
+    monkeypatch.setattr(preprocess, "MAX_IMAGE_PIXELS", 100)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after: the reader sets it
+    Image.new("L", (side, side)).save(tmp_path / "big.png")
+    with pytest.raises(UserError, match="big.png is larger than 100 pixels"):
+        preprocess.ImagePreprocessor((8, 8), 1).load(tmp_path / "big.png")
+
+
+def test_empty_class_folder_is_named(tmp_path):
+    root = make_folder(tmp_path / "im")
+    (root / "birds").mkdir()
+    with pytest.raises(UserError, match=r"class folder .*birds has no PNG/JPEG images"):
+        build_data(_cfg(kind="image-folder", path=str(root)))
