@@ -10,7 +10,7 @@ def __getattr__(name):  # keep `import dlbench` light: torch loads only when a f
 
         return getattr(api, name)
     if name == "predict":
-        from dlbench.predict import predict
+        from dlbench.prediction import predict
 
         return predict
     if name == "load_config":

@@ -118,7 +118,7 @@ def predict(run_dir: str = typer.Argument(..., help="A finished run directory"),
             device: Optional[str] = typer.Option(None, "--device"),
             beam: Optional[int] = typer.Option(None, "--beam", min=1, help="Beam size for translation models")):
     """Predict with a trained model: labels with per-class probabilities, or regression values."""
-    from dlbench.predict import predict as predict_fn
+    from dlbench.prediction import predict as predict_fn
 
     res = predict_fn(run_dir, inputs, output, device, beam=beam)
     if output is None:

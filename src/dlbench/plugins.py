@@ -15,7 +15,7 @@ GROUPS = [
     ("dlbench.tune.cli", "app", "tune", True),
     ("dlbench.report.cli", "report", "report", False),
     ("dlbench.recommend", "recommend_command", "recommend", False),
-    ("dlbench.predict.generate_cli", "generate_command", "generate", False),
+    ("dlbench.prediction.generate_cli", "generate_command", "generate", False),
     ("dlbench.serve.cli", "serve_app", "serve", True),
     ("dlbench.export.cli", "export_command", "export", False),
 ]

@@ -116,6 +116,9 @@ class Recipe:
         data = {"train": bundle.train, "val": bundle.val}.get(split) or bundle.open_test("dlbench evaluate")
         return loaded.task.evaluate(loaded.model, data, 256, loaded.device, detailed=True)
 
+    def check_predicts(self, loaded) -> None:
+        """Raise UserError when runs of this family do not predict from inputs (before any input is read)."""
+
     def predict(self, loaded, x, beam: int | None = None) -> dict:
         """Model inputs (decoded by the run's codec) -> predictions by name."""
         if beam is not None and not hasattr(loaded.task, "translate"):

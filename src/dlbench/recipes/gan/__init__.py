@@ -80,9 +80,12 @@ class GANRecipe(Recipe):
 
         return evaluate_run(loaded, bundle, split)
 
-    def predict(self, loaded, x, beam=None):
+    def check_predicts(self, loaded) -> None:
         raise UserError(f"{loaded.path} is a GAN run: it generates samples rather than predicting",
                         "use `dlbench generate RUN --n N --output FILE`")
+
+    def predict(self, loaded, x, beam=None):
+        self.check_predicts(loaded)
 
     def predictor(self, loaded, name: str, version: str):
         from dlbench.recipes.gan.predictor import GeneratorPredictor

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dlbench.errors import UserError
-from dlbench.predict.outputs import write_predictions
+from dlbench.prediction.outputs import write_predictions
 from dlbench.run.load import load_run
 
 
@@ -16,6 +16,7 @@ def predict(run_dir: str | Path, inputs: str, output: str | None = None, device:
     if output and Path(output).exists():
         raise UserError(f"--output {output} already exists", "choose a new file name (nothing is overwritten)")
     run = load_run(run_dir, device)
+    run.recipe.check_predicts(run)
     x, rows = run.codec.read(inputs)
     preds = run.recipe.predict(run, x, beam=beam)
     text = write_predictions(run.spec, preds, rows, output)
