@@ -89,12 +89,12 @@ def _positive(records, name) -> bool:
     return bool(vals) and min(vals) > 0 and max(vals) / max(min(vals), 1e-12) > 20
 
 
-def lr_schedule(records: list[dict], optim: dict | None, logs_lr: bool = True) -> Figure | Absent:
+def lr_schedule(records: list[dict], optim: dict | None, logs_lr: bool = True, family: str | None = None) -> Figure | Absent:
     """logs_lr: whether the run's family logs one learning rate (its recipe's `logs_lr`)."""
     xs, ys = series(records, "lr", "train")
     if not xs:
         if not logs_lr:
-            return Absent("learning-rate schedule", "this family logs no single 'lr' (it trains with several "
+            return Absent("learning-rate schedule", f"a {(family or 'this').upper()} run logs no single 'lr' (it trains with several "
                           "optimizers whose learning rates are in the model section of the configuration)")
         return Absent("learning-rate schedule", "metrics.jsonl has no 'lr' values" +
                       ("" if records else " (nothing has been logged yet)"))

@@ -88,7 +88,7 @@ def build(path: str | Path) -> Report:
         _summary(result, info, cfg, records, task),
         Section("Learning curves and diagnosis").add(
             Columns(curves.learning_curves(records, best_step), _diagnosis(result, records, task, best_step))),
-        Section("Learning-rate schedule").add(curves.lr_schedule(records, cfg.get("optim"), _logs_lr(family)), curves.throughput(records)),
+        Section("Learning-rate schedule").add(curves.lr_schedule(records, cfg.get("optim"), _logs_lr(family), family), curves.throughput(records)),
         *tasks.sections(p, task, result, info),
         Section("Configuration").add(Pre(cfg_text, "config.yaml: the resolved config that produced this run; "
                                          f"train it again with `dlbench train {p / 'config.yaml'}`.")
