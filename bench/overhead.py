@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from dlbench.api import prepare
-from dlbench.config import load_config
+from dlbench.schema import load_config
 from dlbench.run import RunDir
 from dlbench.training.loop import fit
 

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from dlbench.config.load import SHIPPED_DIR, load_config
+from dlbench.config.load import SHIPPED_DIR
+from dlbench.schema import load_config
 
 SHIPPED = sorted(SHIPPED_DIR.glob("*.yaml"))
 

@@ -14,7 +14,7 @@ def __getattr__(name):  # keep `import dlbench` light: torch loads only when a f
 
         return predict
     if name == "load_config":
-        from dlbench.config import load_config
+        from dlbench.schema import load_config
 
         return load_config
     if name == "UserError":

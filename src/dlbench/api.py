@@ -10,7 +10,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from dlbench.config import Config, dump_config, load_config, parse_config
+from dlbench.config import dump_config
+from dlbench.schema import Config, load_config, parse_config
 from dlbench.data.registry import build_data
 from dlbench.errors import UserError
 from dlbench.recipes.registry import RECIPES, get_recipe

@@ -18,10 +18,8 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
-import typer
 
 from dlbench.errors import UserError
 
@@ -357,7 +355,7 @@ def build_config(pr: Profile, family: str, goal: str, data_path: str) -> dict:
 
 def _check(cfg: dict, pr: Profile) -> str | None:
     """Why `cfg` would not train, or None: schema validation plus building the model on the inspected shape."""
-    from dlbench.config import parse_config
+    from dlbench.schema import parse_config
     from dlbench.data.bundle import DataSpec
     from dlbench.recipes.registry import build_model
 
@@ -438,29 +436,3 @@ def _write(rec: Recommendation, out: Path, path, target, goal) -> None:
     with open(out, "x") as f:  # "x": fails rather than replace a file created meanwhile
         f.write("\n".join(head) + "\n" + yaml.safe_dump(rec.config, sort_keys=False))
     rec.output = out
-
-
-def recommend_command(
-        data: str = typer.Argument(..., help="A CSV, TSV (source<TAB>target), NPZ file, or a folder of class sub-folders of images"),
-        target: Optional[str] = typer.Option(None, "--target", help="CSV: the column to predict"),
-        goal: str = typer.Option("predict", "--goal", help="predict (default) or generate (more data like this: a GAN)"),
-        output: Optional[str] = typer.Option(None, "--output", help="Config to write (default: <data>-<family>.yaml here)")):
-    """Recommend a model family for your data, say why, and write a starter config that trains."""
-    from rich.console import Console
-
-    con = Console(highlight=False, soft_wrap=True)
-    rec = recommend(data, target, goal, output)
-    con.print(f"[bold]data:[/bold] {rec.profile.kind} ({rec.profile.task if rec.profile.task != 'none' else 'no labels'})")
-    for f in rec.profile.facts:
-        con.print(f"  - {f}")
-    con.print(f"[bold]recommended:[/bold] {FAMILY_NAMES.get(rec.family, rec.family)}")
-    for r in rec.reasons:
-        con.print(f"  - {r}")
-    if rec.note:
-        con.print(f"[yellow]note:[/yellow] {rec.note}")
-    if rec.output:
-        m, t = rec.config["model"], rec.config["train"]
-        con.print(f"[bold]wrote[/bold] {rec.output}: {m['name']} "
-                  f"{', '.join(f'{k}={v}' for k, v in m.items() if k != 'name' and not isinstance(v, list))}; "
-                  f"batch {t['batch_size']}, {t['steps']} steps")
-        con.print(f"next: dlbench train {rec.output}")

@@ -58,7 +58,7 @@ def test_evaluate_prints_table_and_json_with_confusion_matrix(run_cli, trained_r
 
 
 def test_predict_csv_and_npz(run_cli, trained_run, tmp_path):
-    from dlbench.config import parse_config
+    from dlbench.schema import parse_config
     from dlbench.data import build_data
 
     bundle = build_data(parse_config(tiny()).data)

@@ -62,7 +62,7 @@ CASES = [  # (arguments, recommended family, registry family written, facts that
 @pytest.mark.parametrize("args,family,written,facts", CASES, ids=[c[0][0] for c in CASES])
 def test_recommend_writes_a_config_that_trains(data, monkeypatch, args, family, written, facts):
     import dlbench
-    from dlbench.config import load_config
+    from dlbench.schema import load_config
 
     monkeypatch.chdir(data)
     path, target = args

@@ -1,17 +1,5 @@
-"""Typed configuration: schema (pydantic), YAML loading and dotted overrides.
+"""Configuration building blocks: the `Section` base, the shared optim/train sections, YAML reading and
+dotted overrides. The full run schema, which knows every data kind and family, is `dlbench.schema`."""
+from dlbench.config.load import apply_overrides, dump_config, read_yaml, resolve_config_path
 
-Names are resolved lazily: the schema imports every data kind and model family (to build its tagged
-unions), and those import `dlbench.config.base`; an eager import here would make that a cycle.
-"""
-from dlbench.config.load import apply_overrides, dump_config, load_config, parse_config
-
-__all__ = ["Config", "OptimConfig", "TrainConfig", "EarlyStopping", "load_config", "parse_config",
-           "apply_overrides", "dump_config"]
-
-
-def __getattr__(name):
-    if name in ("Config", "OptimConfig", "TrainConfig", "EarlyStopping"):
-        from dlbench.config import schema
-
-        return getattr(schema, name)
-    raise AttributeError(name)
+__all__ = ["apply_overrides", "dump_config", "read_yaml", "resolve_config_path"]

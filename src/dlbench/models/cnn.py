@@ -9,7 +9,7 @@ from torch import nn
 
 from dlbench.config.base import Section
 from dlbench.errors import UserError
-from dlbench.models.layers import Activation, activation, output_dim
+from dlbench.models.layers import Activation, activation
 
 
 class ConvStage(Section):

@@ -1,15 +1,13 @@
 """Multi-layer perceptron for tabular data and flat features."""
 from __future__ import annotations
 
-import math
 from typing import Literal
 
-import torch
 from pydantic import Field
 from torch import nn
 
 from dlbench.config.base import Section
-from dlbench.models.layers import Activation, activation, output_dim
+from dlbench.models.layers import Activation, activation
 
 
 class MLPConfig(Section):

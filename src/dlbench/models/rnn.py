@@ -8,7 +8,6 @@ from pydantic import Field
 from torch import nn
 
 from dlbench.config.base import Section
-from dlbench.models.layers import output_dim
 
 
 class SequenceRNNConfig(Section):

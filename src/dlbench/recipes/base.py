@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from dlbench.errors import UserError
+from dlbench.recipes.predictor import RunPredictor
 from dlbench.tasks import TASKS
 from dlbench.training.step import TrainStep, supervised_step
 
@@ -127,8 +128,6 @@ class Recipe:
 
     def predictor(self, loaded, name: str, version: str):
         """The serving predictor of a loaded run (`serve.predictor.Predictor`)."""
-        from dlbench.serve.runs import RunPredictor
-
         return RunPredictor(loaded, name, version)
 
     def generate(self, loaded, **options) -> dict:

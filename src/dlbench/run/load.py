@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from dlbench.config import parse_config
+from dlbench.schema import parse_config
 from dlbench.data.bundle import DataSpec
 from dlbench.errors import UserError
 from dlbench.recipes.registry import get_recipe

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import platform
+from importlib.metadata import PackageNotFoundError, version
 
 import torch
 
@@ -40,8 +41,13 @@ def synchronize(device: torch.device) -> None:
 
 
 def versions() -> dict:
-    import dlbench
-
-    return {"dlbench": dlbench.__version__, "torch": torch.__version__, "python": platform.python_version(),
+    return {"dlbench": _dlbench_version(), "torch": torch.__version__, "python": platform.python_version(),
             "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None}
 
+
+
+def _dlbench_version() -> str:
+    try:
+        return version("dlbench")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"

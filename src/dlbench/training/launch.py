@@ -175,7 +175,7 @@ def launch_distributed(config, overrides: list[str], run_dir, resume: bool, quie
     observer: "module:factory" called on every rank as factory(dist=ctx, **json.loads(observer_args)) to
     build the training loop's observer (the benchmark clock); evaluate_test=False keeps the test split sealed.
     """
-    from dlbench.config import load_config
+    from dlbench.schema import load_config
     from dlbench.training.distributed import check_world
 
     cfg = load_config(config, overrides)

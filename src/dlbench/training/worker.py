@@ -62,7 +62,7 @@ def _observer(spec: str | None, args_json: str, ctx):
 
 def run(args: argparse.Namespace) -> int:
     from dlbench.api import train
-    from dlbench.config import load_config
+    from dlbench.schema import load_config
     from dlbench.training.distributed import check_world, init_from_env
     from dlbench.training.loop import Interrupted
 

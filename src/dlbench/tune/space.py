@@ -166,13 +166,13 @@ def _describe(err: dict, prefix: tuple, model) -> str:
 
 def _model_at(model, path: list):
     """The section model that a pydantic error path ends in (for the valid keys of an unknown-key error)."""
-    from dlbench.config.load import _submodel
+    from dlbench.schema.describe import submodel
 
     for part in path:
         fields = getattr(model, "model_fields", {})
         if part not in fields:
             return None
-        model = _submodel(fields[part].annotation)
+        model = submodel(fields[part].annotation)
     return model
 
 
@@ -288,8 +288,8 @@ def extremes(p) -> list[Any]:
 
 def check_against_config(space: Space, base: dict) -> list[str]:
     """Validate sample configs: each parameter at each extreme, with the values its condition needs."""
-    from dlbench.config.load import _describe as describe_config
-    from dlbench.config.schema import Config
+    from dlbench.schema.describe import describe as describe_config
+    from dlbench.schema import Config
 
     try:
         base = apply_values(base, space.overrides)

@@ -142,7 +142,8 @@ def task_metric(cfg) -> str:
 
 def load_inputs(spec: TuneSpec):
     """(space, base_raw, resolved base Config), every problem in the space reported at once."""
-    from dlbench.config import apply_overrides, parse_config
+    from dlbench.config import apply_overrides
+    from dlbench.schema import parse_config
     from dlbench.config.load import read_yaml, resolve_config_path
 
     path = resolve_config_path(spec.config)

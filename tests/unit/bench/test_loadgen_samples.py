@@ -7,7 +7,6 @@ import torch
 from dlbench.codecs import codec_for
 from dlbench.data.bundle import Split
 from dlbench.data.preprocess import ArrayPreprocessor, ImagePreprocessor, TabularPreprocessor
-from dlbench.serve.predictor import TensorSpec
 
 
 class Pred:

@@ -7,7 +7,6 @@ from dlbench.bench.infer.backends import RequestFailed
 from dlbench.bench.infer.samples import Generation, Supervised, Translation
 from dlbench.bench.infer.summary import read_accuracy_log, read_summary
 from dlbench.bench.infer.sut import Plan, Sut, run_test
-import dlbench.config  # noqa: F401 - dlbench.data needs the config package imported first
 from dlbench.data.bundle import DataSpec
 from dlbench.errors import UserError
 

@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from dlbench.config import parse_config
+from dlbench.schema import parse_config
 from dlbench.errors import UserError
 from dlbench.bench.scaling import parse_counts, scaling_chart, scaling_points
 from tests.conftest import tiny

@@ -1,6 +1,7 @@
 import pytest
 
-from dlbench.config import apply_overrides, load_config, parse_config
+from dlbench.config import apply_overrides
+from dlbench.schema import load_config, parse_config
 from dlbench.errors import UserError
 from tests.conftest import tiny
 

@@ -1,4 +1,4 @@
-from dlbench.config.reference import reference
+from dlbench.schema.reference import reference
 
 
 def test_reference_lists_every_section_with_docstrings():

@@ -1,6 +1,6 @@
 import numpy as np
 
-from dlbench.config import parse_config
+from dlbench.schema import parse_config
 from dlbench.data import build_data
 from tests.conftest import tiny
 

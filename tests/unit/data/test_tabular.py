@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dlbench.config import parse_config
+from dlbench.schema import parse_config
 from dlbench.data import build_data
 from dlbench.errors import UserError
 from tests.conftest import tiny

@@ -4,7 +4,7 @@ import logging
 import numpy as np
 import pytest
 
-from dlbench.config import parse_config
+from dlbench.schema import parse_config
 from dlbench.data import build_data
 from dlbench.data.text import NumbersData, sample_numbers
 from dlbench.data.tokenize import BOS, EOS, PAD, tokenizer_from_json

@@ -5,7 +5,6 @@ import logging
 import numpy as np
 import pytest
 
-import dlbench.config  # noqa: F401  (the package imports config before data; so do we)
 from dlbench.data.tokenize import (EOS, PAD, UNK, TextPreprocessor, TokenizerOptions, fit_tokenizer,
                                    read_text_lines, tokenizer_from_json)
 from dlbench.errors import UserError

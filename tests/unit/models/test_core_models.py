@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dlbench.config import load_config, parse_config
+from dlbench.schema import load_config, parse_config
 from dlbench.data.bundle import DataSpec
 from dlbench.errors import UserError
 from dlbench.recipes.registry import build_model

@@ -2,7 +2,6 @@
 import pytest
 import torch
 
-import dlbench.config  # noqa: F401  (the package imports config before data; so do we)
 from dlbench.data.bundle import DataSpec
 from dlbench.errors import UserError
 from dlbench.recipes.registry import build_model

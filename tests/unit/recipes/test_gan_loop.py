@@ -7,7 +7,6 @@ import torch
 from safetensors.torch import load_file
 
 import dlbench
-import dlbench.config  # noqa: F401  (import order)
 from dlbench.data.bundle import DataSpec
 from dlbench.errors import UserError
 from dlbench.recipes.registry import build_model

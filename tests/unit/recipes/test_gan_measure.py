@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-import dlbench.config  # noqa: F401  (import order)
-from dlbench.config import parse_config
+from dlbench.schema import parse_config
 from dlbench.data.bundle import DataSpec, Split
 from dlbench.recipes.registry import build_model
 from dlbench.recipes.gan.model import GANConfig

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from dlbench.config import parse_config
+from dlbench.schema import parse_config
 from dlbench.data import build_data
 from dlbench.errors import UserError
 from dlbench.recipes.registry import build_model

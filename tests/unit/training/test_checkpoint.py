@@ -5,7 +5,7 @@ import torch
 from dlbench.run import files
 from dlbench.training import checkpoint as ck
 from dlbench.training.optim import build_optimizer, build_scheduler
-from dlbench.config.schema import OptimConfig
+from dlbench.schema import OptimConfig
 
 
 def _setup():

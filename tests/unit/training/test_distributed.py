@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from dlbench.config import parse_config
+from dlbench.schema import parse_config
 from dlbench.data.bundle import Split
 from dlbench.data.loaders import TrainBatches
 from dlbench.errors import UserError

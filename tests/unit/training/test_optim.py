@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from dlbench.config.schema import OptimConfig
+from dlbench.schema import OptimConfig
 from dlbench.training.optim import build_optimizer, lr_factor
 
 

@@ -2,7 +2,7 @@
 import optuna
 import pytest
 
-from dlbench.config import parse_config
+from dlbench.schema import parse_config
 from dlbench.tune.space import parse_space, suggest
 from dlbench.tune.study import make_pruner, make_sampler, quiet_optuna
 from tests.unit.tune.tiny import BASE

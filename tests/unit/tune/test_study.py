@@ -21,7 +21,7 @@ def load(tmp_path, name="s"):
 
 
 def test_direction_is_the_one_the_family_declares():
-    from dlbench.config import parse_config
+    from dlbench.schema import parse_config
 
     seq2seq = parse_config({"data": {"kind": "numbers"}, "model": {"name": "transformer"}})
     tables = parse_config({"data": {"kind": "diabetes"}, "model": {"name": "mlp"}})

@@ -44,7 +44,7 @@ class InProcess:
         """predictor.predict's work without its per-call copies: preprocess, stage, one forward pass."""
         import torch
 
-        p, run = self.predictor, self.predictor.run
+        run = self.predictor.run
         x = torch.from_numpy(np.ascontiguousarray(run.codec.decode(inputs), dtype=np.float32))
         if self._pinned is None or self._pinned.shape[0] < len(x) or self._pinned.shape[1:] != x.shape[1:]:
             buf = torch.empty((max(len(x), 256), *x.shape[1:]), dtype=torch.float32)

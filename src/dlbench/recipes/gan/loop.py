@@ -150,7 +150,6 @@ def fit_gan(cfg, gan, bundle, ref, run, device, *, resume=False, progress=None, 
     steps = total_steps(tc, len(bundle.train), tc.batch_size)
     if tc.steps is None and tc.epochs is not None:  # an epoch is counted in real batches, d_steps of them per step
         steps = max(1, math.ceil(steps / mc.d_steps))
-    G, D = gan.generator, gan.discriminator
     step_fn = gan_step(cfg, gan, device)
     opt_g, opt_d = step_fn.optimizer
     state = {"step": 0, "position": None, "d_updates": 0, "best": None, "best_step": None, "best_sha256": None,

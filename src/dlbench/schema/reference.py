@@ -6,6 +6,10 @@ import typing
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from dlbench.config.sections import OptimConfig, TrainConfig
+from dlbench.data.registry import DATASETS
+from dlbench.recipes.registry import RECIPES
+
 
 def _type_name(ann) -> str:
     origin = typing.get_origin(ann)
@@ -39,10 +43,6 @@ def rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]]
 
 def reference(section: str | None = None) -> list[tuple[str, str, str, str]]:
     """(key, type, default, help) for data kinds, model families, optim and train."""
-    from dlbench.config.sections import OptimConfig, TrainConfig
-    from dlbench.data.registry import DATASETS
-    from dlbench.recipes.registry import RECIPES
-
     table: list[tuple[str, str, str, str]] = []
     if section in (None, "data"):
         for kind, (cls, _) in DATASETS.items():
