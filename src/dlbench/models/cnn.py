@@ -24,8 +24,8 @@ class ConvStage(Section):
     """A ResNet basic block (two convs + shortcut) instead of a single conv."""
 
 
-class CNNConfig(Section):
-    name: Literal["cnn"] = "cnn"
+class CNNNetConfig(Section):
+    """The network's shape (the `cnn` recipe's config section adds its name)."""
     stages: list[ConvStage] = Field(default_factory=lambda: [ConvStage(channels=32), ConvStage(channels=64, pool="max")],
                                     min_length=1)
     activation: Activation = "relu"
@@ -48,7 +48,7 @@ def _norm(dims: int, c: int, on: bool) -> nn.Module:
 class ConvBlock(nn.Module):
     """conv -> norm -> act; or, residual, the ResNet basic block: act(norm(conv(act(norm(conv x)))) + shortcut x)."""
 
-    def __init__(self, dims: int, c_in: int, st: ConvStage, cfg: CNNConfig):
+    def __init__(self, dims: int, c_in: int, st: ConvStage, cfg: CNNNetConfig):
         super().__init__()
         pad = st.kernel // 2 if st.padding == "same" else st.padding
         Conv = _conv(dims)
@@ -73,7 +73,7 @@ class ConvBlock(nn.Module):
 
 
 class CNN(nn.Module):
-    def __init__(self, input_shape: tuple[int, ...], d_out: int, cfg: CNNConfig):
+    def __init__(self, input_shape: tuple[int, ...], d_out: int, cfg: CNNNetConfig):
         super().__init__()
         dims = len(input_shape) - 1
         blocks, c = [], input_shape[0]

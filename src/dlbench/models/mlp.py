@@ -10,8 +10,8 @@ from dlbench.config.base import Section
 from dlbench.models.layers import Activation, activation
 
 
-class MLPConfig(Section):
-    name: Literal["mlp"] = "mlp"
+class MLPNetConfig(Section):
+    """The network's shape (the `mlp` recipe's config section adds its name)."""
     hidden: list[int] = Field(default_factory=lambda: [128, 128], min_length=1)
     """Width of each hidden layer; its length is the depth."""
     activation: Activation = "relu"
@@ -22,7 +22,7 @@ class MLPConfig(Section):
 
 
 class Block(nn.Module):
-    def __init__(self, d_in: int, d_out: int, cfg: MLPConfig):
+    def __init__(self, d_in: int, d_out: int, cfg: MLPNetConfig):
         super().__init__()
         self.linear = nn.Linear(d_in, d_out)
         self.norm = {"none": nn.Identity, "batch": nn.BatchNorm1d, "layer": nn.LayerNorm}[cfg.norm](d_out) \
@@ -37,7 +37,7 @@ class Block(nn.Module):
 
 
 class MLP(nn.Module):
-    def __init__(self, d_in: int, d_out: int, cfg: MLPConfig):
+    def __init__(self, d_in: int, d_out: int, cfg: MLPNetConfig):
         super().__init__()
         widths = [d_in, *cfg.hidden]
         self.blocks = nn.Sequential(*[Block(a, b, cfg) for a, b in zip(widths[:-1], widths[1:])])

@@ -12,6 +12,7 @@ only what differs (`build` always).
 from __future__ import annotations
 
 from pathlib import Path
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from dlbench.errors import UserError
@@ -20,15 +21,32 @@ from dlbench.tasks import TASKS
 from dlbench.training.step import TrainStep, supervised_step
 
 
+@dataclass
+class Suggestion:
+    """A family's answer to `dlbench recommend`: how well it suits the inspected data and why."""
+    family: str
+    rank: int
+    """Lower is recommended first; a family offers itself as a fallback with a higher rank."""
+    title: str
+    """What a person calls it here: "1-D CNN", "Transformer (encoder-decoder)"."""
+    reasons: list[str] = field(default_factory=list)
+    variant: str = ""
+    """Which starter `starter` builds (e.g. "1d" convolutions, a "seq2seq" head)."""
+
+
 class Recipe:
     name: ClassVar[str]
     """model.name in configs; the family is named by this and nothing else."""
     config: ClassVar[type]
     """The model config section (a `config.base.Section` with `name: Literal[<name>]`)."""
     description: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    """The family as a person names it (recommend's output)."""
     tasks: ClassVar[tuple[str, ...]] = ("classification", "regression")
     """The data tasks (DataSpec.task) this family accepts; the task picks the head."""
     exports: ClassVar[tuple[str, ...]] = ("onnx", "safetensors")
+    generative: ClassVar[bool] = False
+    """Makes new samples (`dlbench generate`) rather than predicting from inputs."""
     logs_lr: ClassVar[bool] = True
     """Whether metrics.jsonl carries the one learning rate the report's schedule plot draws."""
 
@@ -78,6 +96,17 @@ class Recipe:
         known = sorted({f"val.{m}" for t in tables for m in t})
         raise UserError(f"'{metric}' is not a metric of the {self.name} family",
                         f"choose one of {', '.join(known)}")
+
+    # --- recommending (dlbench recommend) ----------------------------------------------------------
+    def suggest(self, profile, goal: str) -> Suggestion | None:
+        """This family for inspected data (`recommend.inspect.Profile`) and a goal (predict or generate),
+        or None when it does not suit it."""
+        return None
+
+    def starter(self, profile, suggestion: Suggestion, sizes: dict, steps: int) -> tuple[dict, dict | None, dict]:
+        """A starter config for the data: (model section, optim changes or None when the family has no
+        optim section, data changes). `sizes`: width, dropout, weight decay for the amount of data."""
+        raise NotImplementedError
 
     # --- training ---------------------------------------------------------------------------------
     def train(self, cfg, run, *, resume: bool = False, quiet: bool = True, observer=None, dist=None,
@@ -133,7 +162,7 @@ class Recipe:
     def generate(self, loaded, **options) -> dict:
         """`dlbench generate`: new samples from a generative run."""
         raise UserError(f"{loaded.path} is a {self.name} run, which does not generate",
-                        "generate works on generative runs (model.name: gan); use predict")
+                        "generate works on runs of generative families; use predict")
 
     def model_info(self, cfg, bundle, model) -> dict:
         """model.json: what rebuilding and using the model needs (the sha256 is added when it is written)."""

@@ -10,7 +10,7 @@ from typing import Literal
 from dlbench.errors import UserError
 from dlbench.models.transformer import (TransformerClassifier, TransformerClassifierConfig, TransformerSeq2Seq,
                                        TransformerSeq2SeqConfig)
-from dlbench.recipes.base import Recipe
+from dlbench.recipes.base import Recipe, Suggestion
 from dlbench.recipes.heads import seq2seq_extras
 
 
@@ -26,6 +26,33 @@ class TransformerRecipe(Recipe):
     config = TransformerConfig
     description = "Transformer for text classification and translation (seq2seq)"
     tasks = ("classification", "seq2seq")
+    title = "Transformer (encoder)"
+
+    def suggest(self, profile, goal):
+        if profile.kind == "text" and profile.task == "classification":
+            return Suggestion(self.name, 0, self.title, [
+                "text classification: self-attention relates words across the whole text; with "
+                f"{profile.n} examples a small Transformer is well supported"])
+        if profile.kind == "translation":
+            large = profile.n >= 5000
+            return Suggestion(self.name, 0 if large else 1, "Transformer (encoder-decoder)", [
+                "translation: an encoder-decoder Transformer is the standard for sequence to sequence tasks and "
+                "trains in parallel over positions"] if large else [], variant="seq2seq")
+        return None
+
+    def starter(self, profile, suggestion, sizes, steps):
+        n = sizes["n_train"]
+        optim = {"lr": 5e-4, "warmup_steps": max(1, steps // 10)}
+        if suggestion.variant == "seq2seq":
+            layers = 2 if n < 10_000 else 3
+            model = {"name": self.name, "d_model": 128 if n < 50_000 else 256, "heads": 4, "encoder_layers": layers,
+                     "decoder_layers": layers, "dropout": 0.1}
+            return model, optim, {"max_len": int(min(256, max(16, profile.text_len * 2 + 4))),
+                                  "tokenizer": {"type": "word"}}
+        model = {"name": self.name, "d_model": 64 if n < 10_000 else 128, "heads": 4,
+                 "layers": 2 if n < 10_000 else 4, "dropout": 0.1}
+        return model, optim, {"max_len": int(min(512, max(16, profile.text_len * 1.5 + 2))),
+                              "tokenizer": {"type": "word"}}
 
     def fits(self, spec):
         if spec.task == "classification" and "vocab_size" not in spec.extras:

@@ -7,7 +7,7 @@ diversity), sampling (`sampling.py`), the `generate` command (`generate.py`) and
 from __future__ import annotations
 
 from dlbench.errors import UserError
-from dlbench.recipes.base import Recipe
+from dlbench.recipes.base import Recipe, Suggestion
 from dlbench.training.step import TrainStep
 from dlbench.recipes.gan.model import GANConfig, build_gan
 
@@ -20,7 +20,23 @@ class GANRecipe(Recipe):
     config = GANConfig
     description = "generative adversarial network: more images, signals or table rows like the data"
     exports = ("safetensors",)
+    generative = True
     logs_lr = False  # two optimizers with their own rates (model.g_lr, model.d_lr)
+    title = "GAN"
+
+    def suggest(self, profile, goal):
+        if goal != "generate" or profile.kind in ("text", "translation"):
+            return None
+        classes = f", conditioned on the {profile.classes} classes" if profile.classes else ""
+        return Suggestion(self.name, 0, self.title, [
+            f"you asked to generate more {profile.kind} data like this: a GAN learns to sample from the data's "
+            f"distribution{classes}"])
+
+    def starter(self, profile, suggestion, sizes, steps):
+        model = {"name": self.name, "width": min(128, sizes["width"]),
+                 "conditional": bool(profile.classes and profile.classes <= 100),
+                 "d_dropout": 0.3 if sizes["n_train"] < 1000 else 0.0}
+        return model, None, {}  # its two optimizers are set in the model section
 
     def fits(self, spec):
         if "vocab_size" in spec.extras:

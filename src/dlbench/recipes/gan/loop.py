@@ -310,6 +310,7 @@ def train_gan(recipe, cfg, run, *, resume: bool = False, quiet: bool = True, obs
     bundle = build_data(cfg.data)
     check_fits(recipe, bundle.spec)
     build_gan(mc, bundle.spec)  # a config that cannot work fails now, not after the classifier has trained
+    run.create()  # only now, and before RUN/classifier: a run that cannot start leaves nothing behind
     ref, ref_seconds = train_reference(cfg, run.path, bundle.spec, device, resume, quiet)
     t_init = time.perf_counter()
     seed_everything(tc.seed)  # G and D initialized as `untrained_like` rebuilds them

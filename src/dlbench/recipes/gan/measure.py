@@ -10,6 +10,7 @@ standardized features themselves ("data FD").
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,22 +87,26 @@ def load_reference(run_dir: Path, spec, device, config_cls) -> Reference:
     if spec.task != "classification":
         return Reference(None, device)
     from dlbench.data.bundle import DataSpec
-    from dlbench.run.files import load_verified_tensors
-    from dlbench.run.rundir import load_model_json, read_json
+    from dlbench.run.rundir import load_model, read_json
 
     path = Path(run_dir) / CLASSIFIER_DIR
     if not (path / "model.json").is_file():
         raise UserError(f"{run_dir}: the reference classifier ({CLASSIFIER_DIR}/) is missing or unfinished",
                         "the run directory is incomplete; resume the run with --resume or retrain it")
-    info, weights = load_model_json(path)
-    cfg = config_cls.model_validate(info["config"])
-    recipe = CLASSIFIER_RECIPES[cfg.model.name]
-    model = recipe.build(cfg.model, DataSpec.from_json(info["spec"]))
-    model.load_state_dict(load_verified_tensors(weights, None))  # load_model_json checked its sha256
+    info, weights = load_model(path)  # description and weights verified, the weights read once
+    try:
+        cfg = config_cls.model_validate(info["config"])
+        recipe = CLASSIFIER_RECIPES[cfg.model.name]
+        model = recipe.build(cfg.model, DataSpec.from_json(info["spec"]))
+        model.load_state_dict(weights)
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:
+        raise UserError(f"{path}/model.json does not describe a reference classifier ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0][:200] if str(e) else ''})",
+                        "the run directory is damaged; retrain the run") from None
     acc = None
     if (path / "result.json").is_file():
         r = read_json(path / "result.json", "classifier result.json")
-        acc = {"val": r.get("val", {}).get("accuracy"), "test": r.get("test", {}).get("accuracy")}
+        acc = {"val": (r.get("val") or {}).get("accuracy"), "test": (r.get("test") or {}).get("accuracy")}
     return Reference(model.to(device).eval(), device, acc)
 
 
@@ -251,6 +256,19 @@ def summarize(m: dict, untrained_fd: float | None, key: str) -> dict:
 def diagnose_gan(evals: list[dict], final: dict, key: str) -> dict:
     """A plain-language verdict from the validation FD history (step 0 = the untrained generator)."""
     what = "classifier Fréchet distance" if key == "classifier_fd" else "Fréchet distance"
+    # a distance that is not a number (NaN/inf, null in metrics.jsonl) ends the analysis: never a "good fit"
+    for e in evals:
+        v = e.get(f"val.{key}", 0.0)
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):
+            return {"verdict": "diverged", "evidence": {"step": e.get("step")},
+                    "reason": f"the {what} is {v if v is not None else 'not a number'} at step {e.get('step')}: the "
+                              "generator's samples stopped being finite numbers; lower model.g_lr / model.d_lr or use "
+                              "model.spectral_norm: true"}
+    v = final.get(key)
+    if key in final and (v is None or (isinstance(v, float) and not math.isfinite(v))):
+        return {"verdict": "invalid", "evidence": {"final_fd": v},
+                "reason": f"the saved generator's {what} is {v if v is not None else 'not a number'}: its samples are "
+                          "not finite numbers, so its metrics mean nothing (retrain, or resume from an earlier checkpoint)"}
     fds = [(e["step"], e[f"val.{key}"]) for e in evals if isinstance(e.get(f"val.{key}"), (int, float))]
     if final.get("warning"):
         return {"verdict": "mode collapse", "reason": final["warning"], "evidence": {}}
