@@ -19,9 +19,11 @@ import torch
 import torch.nn.functional as F
 
 from dlbench.api import prepare
-from dlbench.schema import load_config
+from dlbench.recipes.registry import get_recipe
 from dlbench.run import RunDir
+from dlbench.schema import load_config
 from dlbench.training.loop import fit
+from dlbench.training.supervised import selection
 
 
 def hand_loop(model, x, y, xv, yv, steps, batch, lr):
@@ -72,7 +74,10 @@ def main():
         model.load_state_dict(init)
         with tempfile.TemporaryDirectory() as d:
             t0, c0 = time.perf_counter(), time.process_time()
-            res = fit(cfg, model, task, bundle, RunDir(d), device)
+            recipe = get_recipe(cfg.model.name)  # the loop's own step: optimizer, scheduler, clipping, autocast
+            step = recipe.train_step(cfg, model, task, device, args.steps)
+            res = fit(cfg, model, task, bundle, RunDir(d), device, step,
+                      selection=selection(recipe, cfg, bundle.spec.task))
             times["dlbench"].append(time.perf_counter() - t0)
             cpu["dlbench"].append(time.process_time() - c0)
             accs["dlbench"].append(res.evals[-1]["val.accuracy"])
