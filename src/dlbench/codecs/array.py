@@ -1,9 +1,12 @@
 """Arrays of a fixed per-sample shape (digits, MNIST-1D, .npz): raw values in, standardized inside."""
 from __future__ import annotations
 
+import io
+import sys
+
 import numpy as np
 
-from dlbench.codecs.base import DATATYPES, Codec, TensorSpec, check_exists, read_frame, split_arrays
+from dlbench.codecs.base import DATATYPES, Codec, TensorSpec, check_exists, header_is_data, read_frame, split_arrays
 from dlbench.data.preprocess import ArrayPreprocessor
 from dlbench.errors import UserError
 
@@ -25,8 +28,15 @@ class ArrayCodec(Codec):
                 raise UserError(f"{path}: needs an array named 'x' (found {', '.join(arrays) or 'none'})")
             return self.pre.transform(arrays["x"]), None
         if p.suffix == ".csv" or path == "-":
-            # one sample per row, its values flattened; a label column, if present, is ignored
+            # one sample per row, its values flattened; a label column, if present, is ignored. A file
+            # without a header line is read whole (its first row is a sample, not names).
+            if path == "-":  # stdin is read once, kept, and read again if its first line is data
+                path = io.StringIO(sys.stdin.read())
             frame = read_frame(path)
+            if header_is_data(frame):
+                if hasattr(path, "seek"):
+                    path.seek(0)
+                frame = read_frame(path, header=False)
             frame = frame.drop(columns=[c for c in ("label", "target", "y") if c in frame.columns])
             return self.pre.transform(frame.to_numpy()), None
         raise UserError(f"{path}: unsupported input type '{p.suffix}'", "give a .csv or .npz file")

@@ -115,16 +115,30 @@ def text_of(v) -> str:
     return str(v)
 
 
-def read_frame(path: str):
-    """A CSV file or stdin ('-') as a DataFrame, with one clear line for a file that is not CSV."""
+def read_frame(path: str, header: bool = True):
+    """A CSV file or stdin ('-') as a DataFrame, with one clear line for a file that is not CSV.
+    header=False: every line is data (columns numbered)."""
     import sys
 
     import pandas as pd
 
     try:
-        return pd.read_csv(sys.stdin if path == "-" else path)
+        return pd.read_csv(sys.stdin if path == "-" else path, header=0 if header else None)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: not a readable CSV file: {str(e).splitlines()[0]}") from None
+
+
+def header_is_data(frame) -> bool:
+    """True when every column name parses as a number: the CSV has no header line and pandas took its
+    first row of data for one (that row would be lost)."""
+    def number(name) -> bool:
+        try:
+            float(str(name))
+            return True
+        except ValueError:
+            return False
+
+    return len(frame.columns) > 0 and all(number(c) for c in frame.columns)
 
 
 def split_arrays(split) -> tuple[np.ndarray, np.ndarray]:

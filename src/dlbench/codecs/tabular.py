@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlbench.codecs.base import Codec, TensorSpec, check_exists, read_frame, split_arrays
+from dlbench.codecs.base import Codec, TensorSpec, check_exists, header_is_data, read_frame, split_arrays
 from dlbench.data.preprocess import TabularPreprocessor
 from dlbench.errors import UserError
 
@@ -19,7 +19,15 @@ class TabularCodec(Codec):
         p = check_exists(path)
         if p.suffix != ".csv" and path != "-":
             raise UserError(f"{path}: unsupported input type '{p.suffix}'", "give a .csv file (or '-' for stdin)")
-        return self.pre.transform(read_frame(path)), None
+        frame = read_frame(path)
+        expected = self.pre.columns
+        names = set(map(str, frame.columns))
+        # none of the names the model reads, and as many columns as it reads: the first line is a row of data
+        if not set(expected) & names and (header_is_data(frame) or len(names) == len(expected)):
+            first = ", ".join(map(str, frame.columns[:6])) + (", ..." if len(frame.columns) > 6 else "")
+            raise UserError(f"{path} has no header line: its first row ({first}) looks like data, and the model "
+                            f"reads columns by name", f"add the header line: {','.join(expected)}")
+        return self.pre.transform(frame), None
 
     def request_specs(self, input_shape):
         return ([TensorSpec(n["name"], "FP64", (-1,)) for n in self.pre.numeric]
