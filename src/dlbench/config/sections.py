@@ -94,3 +94,15 @@ class TrainConfig(Section):
         if self.lr_scaling != "none" and self.reference_batch_size is None:
             raise ValueError("train.lr_scaling needs train.reference_batch_size (the batch size optim.lr was tuned at)")
         return self
+
+
+class TrackingConfig(Section):
+    """Experiment tracking, off by default (`-o tracking.mlflow=true`)."""
+    tensorboard: bool = False
+    """Write TensorBoard event files to RUN/tensorboard/ (`tensorboard --logdir runs/`)."""
+    mlflow: bool = False
+    """Log parameters, metrics per step, the run directory and the model (safetensors + model.json) to MLflow."""
+    mlflow_uri: str = "sqlite:///mlruns/mlflow.db"
+    """MLflow tracking URI; the default keeps the database and artifacts in a local mlruns/ folder."""
+    mlflow_experiment: str | None = None
+    """MLflow experiment name; null: the run config's name."""

@@ -12,7 +12,7 @@ from typing import Annotated, Union
 from pydantic import AfterValidator, Field, model_validator
 
 from dlbench.config.base import Section
-from dlbench.config.sections import EarlyStopping, OptimConfig, TrainConfig
+from dlbench.config.sections import EarlyStopping, OptimConfig, TrackingConfig, TrainConfig
 from dlbench.data.registry import DATASETS
 from dlbench.recipes.registry import ALIASES, RECIPES
 
@@ -44,6 +44,7 @@ class Config(Section):
     model: ModelConfig
     optim: OptimConfig = OptimConfig()
     train: TrainConfig = TrainConfig()
+    tracking: TrackingConfig = TrackingConfig()
     name: RunName | None = None
     """Run name; the default run directory is runs/<name>-<timestamp>."""
 
