@@ -16,7 +16,8 @@ from dlbench.data.registry import build_data
 from dlbench.errors import UserError
 from dlbench.recipes.registry import RECIPES, get_recipe
 from dlbench.run.load import load_run
-from dlbench.run.rundir import RunDir, new_run_dir
+from dlbench.run.files import disk_error
+from dlbench.run.rundir import TEST_ACCESS, RunDir, has_run, is_unused
 from dlbench.training import supervised
 
 log = logging.getLogger(__name__)
@@ -67,35 +68,50 @@ def train(config, overrides: list[str] | None = None, run_dir: str | Path | None
     use it so that only the final selected model is ever evaluated on test.
     """
     is_main = dist.is_main if dist else True
+    if resume and run_dir is None:
+        raise UserError("--resume needs --run-dir naming the run to continue")
     if resume:
-        if run_dir is None:
-            raise UserError("--resume needs --run-dir naming the run to continue")
+        started = has_run(run_dir)
+        if dist:  # every rank takes rank 0's view: it may create the run while the others look
+            started = dist.from_main(started, (False, True))
+        if not started:
+            if config is None or not is_unused(run_dir):
+                raise UserError(f"{run_dir}: nothing to resume (no config.yaml)",
+                                "drop --resume to start a new run" if config is None else "choose another --run-dir")
+            # the run never got its config written (it failed or was stopped before): start it now
+            log.warning("%s holds no run yet: starting it from the beginning", run_dir)
+            resume = False
+    if resume:
         run = RunDir(run_dir)
-        if not run.config_path.is_file():
-            raise UserError(f"{run_dir}: nothing to resume (no config.yaml)", "drop --resume to start a new run")
         saved = load_config(run.config_path)
         cfg = _as_config(config, overrides) if config is not None else saved
         _check_resume_compatible(saved, cfg, run.path)
         if dist:
             dist.check_same_config(dump_config(cfg))
+        if is_main:
+            run.write_config(dump_config(cfg))
     else:
         cfg = _as_config(config, overrides)
         get_recipe(cfg.model.name).check_config(cfg)
         if dist:  # before anything is written: every rank must train the same resolved config
             dist.check_same_config(dump_config(cfg))
-        if is_main:
-            run = RunDir(new_run_dir(run_dir, cfg.name or "run"))
-        else:
-            run = RunDir(run_dir)
+        # planned, not created: the recipe's regime creates it (with config.yaml) once data and model are
+        # built, so a wrong data path, target or family leaves nothing that blocks the retry (rank 0 only)
+        run = RunDir.new(run_dir, cfg.name or "run", dump_config(cfg)) if is_main else RunDir(run_dir)
     recipe = get_recipe(cfg.model.name)
-    if is_main:
-        run.write_config(dump_config(cfg))
     try:
         result = recipe.train(cfg, run, resume=resume, quiet=quiet, observer=observer, dist=dist,
                               evaluate_test=evaluate_test)
     except supervised.DoesNotFit as e:
         fit = [n for n, r in RECIPES.items() if r.fits(e.spec) is None]
         raise UserError(str(e), f"families that fit it: {', '.join(fit) or 'none'}") from None
+    except OSError as e:  # a full disk under any write of the run (sample grids, plots) is one line too
+        err = disk_error(None, e)
+        if err is None:
+            raise
+        raise err from None
+    if is_main and result.get("test") is not None:
+        run.record_test_access("final test after training")
     return RunResult(run.path, result)
 
 
@@ -123,4 +139,23 @@ def evaluate(run_dir: str | Path, split: str = "val", device: str | None = None)
     if split not in ("train", "val", "test"):
         raise UserError(f"unknown split '{split}'", "use train, val or test")
     loaded = load_run(run_dir, device=device)
-    return loaded.recipe.evaluate(loaded, build_data(loaded.config.data), split)
+    bundle = build_data(loaded.config.data)
+    if split == "test":
+        _record_test_opened(loaded.path)
+    return loaded.recipe.evaluate(loaded, bundle, split)
+
+
+def _record_test_opened(path: Path) -> None:
+    """`evaluate --split test` is an explicit choice, counted in RUN/test_access.jsonl; from the second
+    one on, a warning says how often the test split has been looked at (a number looked at while choosing
+    a model is no longer an unbiased test). Training's own final test is counted but is the expected look."""
+    try:
+        earlier = RunDir(path).record_test_access("dlbench evaluate")
+    except UserError as e:  # a read-only run directory: evaluate anyway, but say the look is not counted
+        log.warning("the test split was opened but could not be counted: %s", e)
+        return
+    by_evaluate = sum(1 for r in earlier if r.get("by") == "dlbench evaluate")
+    if by_evaluate:
+        log.warning("the test split of %s has now been opened %d times (%d by evaluate before this one, see %s); "
+                    "choose between models on --split val and keep the test split for the final measurement",
+                    path, len(earlier) + 1, by_evaluate, TEST_ACCESS)

@@ -10,29 +10,23 @@ from dlbench.schema import parse_config
 from dlbench.data.bundle import DataSpec
 from dlbench.errors import UserError
 from dlbench.recipes.registry import get_recipe
-from dlbench.run.files import load_verified_tensors
 from dlbench.run.loaded import LoadedRun
-from dlbench.run.rundir import load_model_json
+from dlbench.run.rundir import load_model
 from dlbench.training.device import pick_device
 
 
 def load_run(run_dir: str | Path, device: str | None = None) -> LoadedRun:
-    """A finished run's model with verified weights, its task, codec and recipe, on `device`
+    """A finished run's model with verified description and weights, its task, codec and recipe, on `device`
     (default: the run's train.device, or the CPU when that was auto and there is no GPU)."""
-    info, weights_path = load_model_json(run_dir)
-    if not isinstance(info, dict):
-        raise UserError(f"{run_dir}/model.json is not a JSON object", "the run directory is damaged")
+    info, weights = load_model(run_dir)
     try:
         cfg = parse_config(info["config"], source=f"{run_dir}/model.json")
         spec = DataSpec.from_json(info["spec"])
         info["preprocessing"]
-    except (KeyError, TypeError) as e:
-        raise UserError(f"{run_dir}/model.json is incomplete (missing {e})", "the run directory is damaged") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise UserError(f"{run_dir}/model.json is incomplete or malformed ({type(e).__name__}: {str(e)[:200]})",
+                        "the run directory is damaged") from None
     recipe = get_recipe(cfg.model.name)
     auto_cpu = cfg.train.device == "auto" and not torch.cuda.is_available()
     dev = pick_device(device or ("cpu" if auto_cpu else cfg.train.device))
-    try:
-        weights = load_verified_tensors(weights_path, info.get("sha256"))
-    except ValueError as e:
-        raise UserError(f"{weights_path}: {e}", "the weights file is damaged; retrain or restore it") from None
     return recipe.load(Path(run_dir), cfg, info, spec, weights, dev)

@@ -1,14 +1,58 @@
-"""A plain-language verdict on the fit, from the evaluation history, with the numbers behind it."""
+"""A plain-language verdict on the fit, from the evaluation history, with the numbers behind it.
+
+Metrics that are not numbers (NaN or inf; written as null in metrics.jsonl) never produce a verdict on
+the fit: a history where they appear is "diverged", and a saved model whose final validation metrics
+are not finite is "invalid", each with the metric and step that says so.
+"""
 from __future__ import annotations
+
+import math
 
 LOWER_IS_BETTER = ("loss", "mse", "rmse", "mae")
 
 
-def diagnose(evals: list[dict], task: str, kept_step: int | None = None) -> dict:
+def _main_metric(task: str) -> str | None:
+    return "accuracy" if task == "classification" else ("r2" if task == "regression" else None)
+
+
+def _not_finite(v) -> bool:
+    """A metric value that is not a number: NaN/inf, or null (how metrics.jsonl stores them)."""
+    return v is None or (isinstance(v, float) and not math.isfinite(v))
+
+
+def non_finite_verdict(evals: list[dict], task: str, final: dict | None = None) -> dict | None:
+    """"diverged" / "invalid" when the history or the final validation metrics hold a value that is not
+    a number; None when every loss and the task's metric are finite."""
+    metric = _main_metric(task)
+    keys = [f"{s}.{m}" for s in ("val", "train") for m in ("loss", metric) if m]
+    for e in evals:
+        bad = [k for k in keys if k in e and _not_finite(e[k])]
+        if bad:
+            return {"verdict": "diverged",
+                    "reason": (f"{bad[0]} is {e[bad[0]] if e[bad[0]] is not None else 'not a number'} at step "
+                               f"{e.get('step')}: the model's outputs stopped being finite numbers, so no fit can be "
+                               "judged; lower optim.lr, set optim.grad_clip, or check the inputs for extreme values"),
+                    "evidence": {"step": e.get("step"), "metrics": bad}}
+    if final:
+        bad = [k for k in ("loss", metric) if k and k in final and _not_finite(final[k])]
+        if bad:
+            return {"verdict": "invalid",
+                    "reason": (f"the saved model's validation {bad[0]} is {final[bad[0]]}: its outputs are not finite "
+                               "numbers, so its metrics mean nothing; its weights are damaged or overflowed (retrain, "
+                               "or resume from an earlier checkpoint)"),
+                    "evidence": {"final_val": {k: final[k] for k in bad}}}
+    return None
+
+
+def diagnose(evals: list[dict], task: str, kept_step: int | None = None, final: dict | None = None) -> dict:
     """evals: metrics.jsonl eval records ({"step", "train.loss", "val.loss", "train.<m>", "val.<m>"}).
 
     kept_step: the step whose weights the run kept (train.keep_best), named in an overfitting verdict.
+    final: the saved model's validation metrics ({"loss", "<m>"}), checked for values that are not numbers.
     """
+    bad = non_finite_verdict(evals, task, final)
+    if bad is not None:
+        return bad
     d = _diagnose(evals, task)
     if d["verdict"] == "overfitting" and kept_step is not None and evals and kept_step < evals[-1]["step"]:
         d["reason"] += f"; the saved model has the weights of the best validation step {kept_step}"
@@ -20,7 +64,7 @@ def _diagnose(evals: list[dict], task: str) -> dict:
     if len(evals) < 2:
         return {"verdict": "unknown", "reason": "fewer than two evaluations; evaluate more often (train.eval_every)",
                 "evidence": {}}
-    metric = "accuracy" if task == "classification" else ("r2" if task == "regression" else None)
+    metric = _main_metric(task)
     last = evals[-1]
     tr_loss = [e["train.loss"] for e in evals if e.get("train.loss") is not None]
     va_loss = [e["val.loss"] for e in evals if e.get("val.loss") is not None]

@@ -44,11 +44,12 @@ class KeepBest:
             improved = state.get("best_tie") is None or tie < state["best_tie"]
         if not improved:
             return False
-        state.update(best=value, best_step=step, best_tie=tie)
         if self.keep:
-            self.weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if self.write:
-                state["best_sha256"] = atomic_save_tensors(self.path, self.weights, metadata={"step": str(step)})
+            weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if self.write:  # first: a failed write (a full disk) leaves the state describing the previous file
+                state["best_sha256"] = atomic_save_tensors(self.path, weights, metadata={"step": str(step)})
+            self.weights = weights
+        state.update(best=value, best_step=step, best_tie=tie)
         return True
 
     def restore(self, state: dict) -> None:

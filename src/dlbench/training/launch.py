@@ -147,22 +147,23 @@ def torchrun_argv(config: str, overrides: list[str], run_dir: str, *, resume: bo
 
 
 def prepare_run_dir(cfg, run_dir, resume: bool, multi_node: bool, node_rank: int | None) -> Path:
-    """The run directory exists before any rank starts, so every rank is handed the same path."""
-    from dlbench.run import new_run_dir
+    """The run directory's path, decided before any rank starts so that every rank is handed the same one.
+
+    It is checked here but not created: rank 0 creates it (api.train, through the recipe's regime) once the
+    data and model are built, so a run whose ranks fail before training leaves nothing behind."""
+    from dlbench.run.rundir import has_run, is_unused, plan_run_dir
 
     if multi_node and run_dir is None:
         raise UserError("a multi-node run needs --run-dir", "give the same path on a filesystem every node shares")
     if resume:
         if run_dir is None:
             raise UserError("--resume needs --run-dir naming the run to continue")
-        if (node_rank in (None, 0)) and not (Path(run_dir) / "config.yaml").is_file():
-            raise UserError(f"{run_dir}: nothing to resume (no config.yaml)", "drop --resume to start a new run")
-        return Path(run_dir)
-    if multi_node and node_rank not in (None, 0):
-        return Path(run_dir)  # node 0 creates it; rank 0 (on whichever node) writes into it
-    if multi_node and node_rank is None:
-        return Path(run_dir)
-    return new_run_dir(run_dir, cfg.name or "run")
+        if node_rank in (None, 0) and not has_run(run_dir) and not is_unused(run_dir):
+            raise UserError(f"{run_dir}: nothing to resume (no config.yaml)", "choose another --run-dir")
+        return Path(run_dir)  # a directory without a run yet is started there (api.train decides on rank 0)
+    if multi_node and node_rank != 0:
+        return Path(run_dir)  # node 0 checks it; rank 0 (on whichever node) creates it
+    return plan_run_dir(run_dir, cfg.name or "run")
 
 
 def launch_distributed(config, overrides: list[str], run_dir, resume: bool, quiet: bool, nproc_per_node: int,

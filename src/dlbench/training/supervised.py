@@ -71,6 +71,8 @@ def train_supervised(recipe, cfg, run, *, resume: bool = False, quiet: bool = Tr
     t0 = time.perf_counter()
     is_main = dist.is_main if dist else True
     bundle, model, task, device = prepare(recipe, cfg, device=dist.device if dist else None)
+    if is_main:  # only now: a run whose data or model cannot be built leaves no directory to block its retry
+        run.create()
     if dist:
         model = dist.wrap(model)
     init_seconds = time.perf_counter() - t0
@@ -90,7 +92,7 @@ def train_supervised(recipe, cfg, run, *, resume: bool = False, quiet: bool = Tr
         "val": val, "test": test,
         "best": fitted.best,
         "diagnosis": diagnose(fitted.evals, bundle.spec.task,
-                              kept_step=fitted.best["step"] if cfg.train.keep_best else None),
+                              kept_step=fitted.best["step"] if cfg.train.keep_best else None, final=val),
         "training": {"steps": fitted.steps, "epochs": fitted.epochs, "stopped_early": fitted.stopped_early,
                      "global_batch_size": cfg.train.batch_size,
                      "per_device_batch_size": cfg.train.batch_size / (dist.world if dist else 1),
