@@ -130,14 +130,8 @@ CORPUS = [
      "line 201 has 4 fields, the header has 3"),
 ]
 
-# api.train creates the run directory and writes config.yaml before it builds the data, so a data error
-# leaves runs/<name>-<time>/config.yaml behind; it needs building the data first (issue 27, item 9).
-LEAVES_RUN_DIR = pytest.mark.xfail(strict=True, reason="api.train makes the run directory before reading the data")
-
-
-def _cases(leftover_check: bool):
-    return [pytest.param(make, needle, id=name, marks=[LEAVES_RUN_DIR] if leftover_check and stage == "data" else [])
-            for name, make, stage, needle in CORPUS]
+def _cases():
+    return [pytest.param(make, needle, id=name) for name, make, _stage, needle in CORPUS]
 
 
 def _run(make, tmp_path, monkeypatch, run_cli):
@@ -152,7 +146,7 @@ def _run(make, tmp_path, monkeypatch, run_cli):
     return code, out, err, before, sorted(tmp_path.rglob("*"))
 
 
-@pytest.mark.parametrize("make,needle", _cases(leftover_check=False))
+@pytest.mark.parametrize("make,needle", _cases())
 def test_one_clean_line(make, needle, tmp_path, monkeypatch, run_cli):
     code, out, err, _, _ = _run(make, tmp_path, monkeypatch, run_cli)
     assert code == 2, err
@@ -162,7 +156,7 @@ def test_one_clean_line(make, needle, tmp_path, monkeypatch, run_cli):
     assert len(err) < 600, err  # hostile values are cut, not echoed whole
 
 
-@pytest.mark.parametrize("make,needle", _cases(leftover_check=True))
+@pytest.mark.parametrize("make,needle", _cases())
 def test_nothing_left_behind(make, needle, tmp_path, monkeypatch, run_cli):
     code, _, err, before, after = _run(make, tmp_path, monkeypatch, run_cli)
     assert code == 2, err

@@ -134,3 +134,97 @@ def test_predict_tabular_missing_columns(run_cli, write_yaml, tmp_path, csv_cfg)
 def test_not_a_run_directory(run_cli, tmp_path):
     assert_clean_error(*run_cli("evaluate", tmp_path)[::2], "no model.json")
     assert_clean_error(*run_cli("evaluate", tmp_path / "nope")[::2], "run directory not found")
+
+
+# --- a run that fails before training does not block its retry (issue 25, item 5) ---------------------
+
+def _wrong_path(cfg, tmp_path):
+    cfg["data"] = {"kind": "csv", "path": str(tmp_path / "missing.csv"), "target": "y"}
+
+
+def _wrong_target(cfg, tmp_path):
+    frame().to_csv(tmp_path / "d.csv", index=False)
+    cfg["data"] = {"kind": "csv", "path": str(tmp_path / "d.csv"), "target": "label"}
+
+
+def _wrong_family(cfg, tmp_path):
+    cfg["data"] = {"kind": "diabetes"}
+    cfg["model"] = {"name": "cnn", "stages": [{"channels": 8, "kernel": 3}]}
+
+
+@pytest.mark.parametrize("break_it,needle", [(_wrong_path, "data file not found"),
+                                              (_wrong_target, "no target column 'label'"),
+                                              (_wrong_family, "does not fit")],
+                         ids=["data-path", "target", "family"])
+def test_a_run_that_fails_before_training_leaves_nothing_and_its_retry_works(run_cli, write_yaml, tmp_path,
+                                                                               break_it, needle):
+    cfg = tiny(model="mlp", steps=4, eval_every=2, log_every=2, checkpoint_every=4)
+    good_data = cfg["data"]
+    break_it(cfg, tmp_path)
+    run = tmp_path / "runs" / "r"
+    assert_clean_error(*run_cli("train", write_yaml(cfg), "--run-dir", run, "-q")[::2], needle)
+    assert not (tmp_path / "runs").exists()
+    cfg["data"], cfg["model"] = good_data, tiny(model="mlp")["model"]
+    code, _, err = run_cli("train", write_yaml(cfg), "--run-dir", run, "-q")
+    assert code == 0, err
+    assert (run / "model.json").is_file()
+
+
+def test_a_gan_run_with_a_wrong_data_path_leaves_nothing(run_cli, write_yaml, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = {"name": "g", "data": {"kind": "csv", "path": str(tmp_path / "missing.csv"), "target": "y"},
+           "model": {"name": "gan"}, "train": {"steps": 2}}
+    assert_clean_error(*run_cli("train", write_yaml(cfg), "-q")[::2], "data file not found")
+    assert not (tmp_path / "runs").exists()
+
+
+# --- a full disk (issue 27, items 8 and 9) -----------------------------------------------------------
+
+def test_a_full_disk_while_writing_the_config_leaves_no_dead_end(run_cli, write_yaml, tmp_path, monkeypatch):
+    from tests.unit.run.disk import fill_disk
+
+    p, run = write_yaml(tiny(steps=4, eval_every=2, log_every=2, checkpoint_every=4)), tmp_path / "r"
+    fill_disk(monkeypatch, "config.yaml")
+    assert_clean_error(*run_cli("train", p, "--run-dir", run, "-q")[::2], "config.yaml: No space left on device")
+    assert not run.exists()
+    monkeypatch.undo()
+    run.mkdir()
+    (run / ".config.yaml.tmp").write_text("data: {kin")  # what a kill -9 during that write leaves
+    code, _, err = run_cli("train", p, "--run-dir", run, "-q", "--resume")  # --resume starts a run never begun
+    assert code == 0, err
+    assert (run / "model.json").is_file() and not (run / ".config.yaml.tmp").exists()
+
+
+# --- the test split is an explicit, counted choice (issue 25, item 11) -----------------------------
+
+def test_evaluate_on_test_is_counted_and_warns_from_the_second_time(run_cli, trained_run, tmp_path, caplog):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(trained_run, run)
+    assert [json.loads(line)["by"] for line in (run / "test_access.jsonl").read_text().splitlines()] == \
+        ["final test after training"]
+    code, _, err = run_cli("evaluate", run, "--json")  # validation: not counted
+    assert code == 0, err
+    code, _, err = run_cli("evaluate", run, "--split", "test", "--json")
+    assert code == 0 and "opened" not in caplog.text + err
+    code, _, err = run_cli("evaluate", run, "--split", "test", "--json")
+    assert code == 0
+    assert "has now been opened 3 times (1 by evaluate before this one" in caplog.text + err
+    assert len((run / "test_access.jsonl").read_text().splitlines()) == 3
+
+
+def test_a_distributed_run_that_fails_on_its_data_leaves_nothing(write_yaml, tmp_path):
+    """Rank 0 creates the run directory once the data is built; the launcher only checks the path."""
+    from dlbench.errors import UserError
+    from dlbench.training.launch import launch_distributed
+
+    cfg = tiny(model="mlp", steps=4, eval_every=2, log_every=2, checkpoint_every=4, threads=1)
+    _wrong_target(cfg, tmp_path)
+    run = tmp_path / "r"
+    with pytest.raises(UserError, match="no target column 'label'"):
+        launch_distributed(str(write_yaml(cfg)), [], str(run), False, True, 2, dist_timeout=60)
+    assert not run.exists()
+    with pytest.raises(UserError, match="no target column 'label'"):  # the retry is not refused either
+        launch_distributed(str(write_yaml(cfg)), [], str(run), True, True, 2, dist_timeout=60)
+    assert not run.exists()

@@ -69,3 +69,43 @@ def test_sigterm_writes_a_checkpoint_before_exiting(tmp_path):
     assert p.returncode == 130 and "checkpoint saved" in err and "Traceback" not in err
     ckpts = list((run / "checkpoints").glob("step-*.json"))
     assert len(ckpts) == 1 and json.loads(ckpts[0].read_text())["step"] > 0
+
+
+def _stopped_run(run_cli, tmp_path, steps=60):
+    """A run stopped after its last checkpoint but before its model (as a kill -9 would leave it)."""
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(yaml.safe_dump(tiny(steps=steps, checkpoint_every=20, eval_every=20, log_every=10)))
+    run = tmp_path / "run"
+    code, _, err = run_cli("train", cfg_path, "--run-dir", run, "-q")
+    assert code == 0, err
+    for f in ("model.safetensors", "model.json", "result.json"):
+        (run / f).unlink()
+    return cfg_path, run
+
+
+def test_resume_over_garbage_best_weights_never_makes_them_the_model(run_cli, tmp_path, caplog):
+    """Issue 27.1: a corrupt checkpoints/best.safetensors is skipped; the model is trained weights."""
+    cfg_path, run = _stopped_run(run_cli, tmp_path)
+    best = run / "checkpoints" / "best.safetensors"
+    best.write_bytes(b"\x00" * best.stat().st_size)
+    code, _, err = run_cli("train", cfg_path, "--run-dir", run, "-q", "--resume", "-o", "train.steps=80")
+    assert code == 0, err
+    assert "ignoring" in caplog.text and "best.safetensors" in caplog.text
+    r = json.loads((run / "result.json").read_text())
+    assert r["val"]["loss"] is not None and r["diagnosis"]["verdict"] not in ("invalid", "diverged")
+    info = json.loads((run / "model.json").read_text())
+    from dlbench.run.files import sha256_file
+
+    assert info["sha256"] == sha256_file(run / "model.safetensors") != sha256_file(best)
+
+
+@pytest.mark.parametrize("record", ["[]", '{"step": 60}'], ids=["list", "no-rng"])
+def test_resume_over_a_broken_newest_record_falls_back_to_the_one_before(run_cli, tmp_path, caplog, record):
+    """Issue 27.8: a checkpoint JSON that is `[]` or lacks its RNG state is skipped with a warning."""
+    cfg_path, run = _stopped_run(run_cli, tmp_path)
+    (run / "checkpoints" / "step-60.json").write_text(record)
+    code, _, err = run_cli("train", cfg_path, "--run-dir", run, "-q", "--resume")
+    assert code == 0, err
+    assert "skipping checkpoint step-60.json" in caplog.text and "Traceback" not in err
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) == 60 and steps.count(60) == 2  # train + eval record of step 60, redone once
