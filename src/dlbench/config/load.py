@@ -164,7 +164,13 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
                 node[idx] = _parse_value(value)
         else:
             node[last] = _parse_value(value)
+            if isinstance(node, dict) and parts[:-1] == ["train"] and last in EXCLUSIVE:
+                node.pop(EXCLUSIVE[last], None)  # `-o train.epochs=3` replaces the config's train.steps
     return out
+
+
+EXCLUSIVE = {"steps": "epochs", "epochs": "steps"}
+"""train keys of which a config gives one: an override of one replaces the other."""
 
 
 def _list_slot(node: list, part: str, item: str):

@@ -52,7 +52,9 @@ class EarlyStopping(Section):
 
 class TrainConfig(Section):
     steps: int | None = Field(None, gt=0)
-    """Training length in optimizer steps. Give `steps` or `epochs`, not both (default 1000 steps)."""
+    """Training length in optimizer steps. Give `steps` or `epochs`; an override of one replaces the other.
+    Neither: epochs by the amount of training data (60 under 1,000 samples, 30 under 10,000, 10 under
+    100,000, else 3), and early stopping ends the run sooner once validation stops improving."""
     epochs: float | None = Field(None, gt=0)
     batch_size: int = Field(64, gt=0)
     """The global batch: samples per optimizer step over all ranks; with W processes each takes batch_size/W

@@ -17,16 +17,19 @@ from dlbench.errors import UserError
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+MAX_SIDE = 64
+GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
 
 
 class ImageFolderData(SplitOptions):
     kind: Literal["image-folder"] = "image-folder"
     """A folder with one sub-folder per class holding PNG/JPEG images."""
     path: str
-    size: tuple[int, int] = (32, 32)
-    """Height and width every image is resized to."""
-    channels: Literal[1, 3] = 1
-    """1 = grayscale, 3 = RGB; images in other modes are converted."""
+    size: tuple[int, int] | None = None
+    """Height and width every image is resized to; null: the images' median size, scaled down to at most
+    MAX_SIDE pixels on the longer side (a CPU-sized budget keeps what small CNNs can use)."""
+    channels: Literal[1, 3] | None = None
+    """1 = grayscale, 3 = RGB (images in other modes are converted); null: 1 when every image is grayscale."""
     in_memory_limit_mb: float = Field(2048, gt=0)
     """Decoded data above this size is read lazily by DataLoader workers instead of held in memory."""
 
@@ -68,32 +71,40 @@ class ImageFiles(torch.utils.data.Dataset):
         return torch.from_numpy(self.pre.load(self.files[i])), torch.tensor(int(self.labels[i]))
 
 
-def _check_modes(files: list[Path], size: tuple[int, int]) -> None:
+def _inspect(files: list[Path], size: tuple[int, int] | None, channels: int | None) -> tuple[tuple[int, int], int]:
+    """Check every image opens; resolve (size, channels) left to the data (see ImageFolderData)."""
     from PIL import UnidentifiedImageError
 
-    sizes, modes = set(), set()
+    sizes, modes = [], set()
     for f in files:
         try:
             with open_image(f) as im:
                 im.verify()
-                sizes.add(im.size)
+                sizes.append(im.size)
                 modes.add(im.mode)
         except (UnidentifiedImageError, OSError, SyntaxError) as e:
             raise UserError(f"cannot read image {f}: {e}", "remove or replace the file") from None
-    if len(sizes) > 1 or len(modes) > 1:
-        log.warning("images have %d sizes and modes %s; converting all to %dx%d", len(sizes), sorted(modes), *size)
+    if size is None:
+        w, h = (int(np.median([s[i] for s in sizes])) for i in (0, 1))
+        scale = min(1.0, MAX_SIDE / max(h, w))
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    channels = channels or (1 if modes <= GRAY_MODES else 3)
+    if len(set(sizes)) > 1 or len(modes) > 1:
+        log.warning("images have %d sizes and modes %s; converting all to %dx%d", len(set(sizes)), sorted(modes),
+                    *size)
+    return tuple(size), channels
 
 
 def build_image_folder(cfg: ImageFolderData) -> DataBundle:
     files, labels, classes = scan_folder(cfg.path)
-    _check_modes(files, cfg.size)
+    size, channels = _inspect(files, cfg.size, cfg.channels)
     y = np.asarray(labels, dtype=np.int64)
-    pre = ImagePreprocessor(cfg.size, cfg.channels)
+    pre = ImagePreprocessor(size, channels)
     tr, va, te = split_indices(len(files), y, (cfg.val_fraction, cfg.test_fraction), cfg.seed, True)
     check_nonempty(cfg.path, {"train": len(tr), "validation": len(va), "test": len(te)},
                    "add images or change data.val_fraction / data.test_fraction")
-    spec = DataSpec("classification", (cfg.channels, *cfg.size), len(classes), classes)
-    decoded_mb = len(files) * cfg.channels * cfg.size[0] * cfg.size[1] * 4 / 2**20
+    spec = DataSpec("classification", (channels, *size), len(classes), classes)
+    decoded_mb = len(files) * channels * size[0] * size[1] * 4 / 2**20
     if decoded_mb <= cfg.in_memory_limit_mb:
         x = pre.transform(files)
         splits = [to_tensor_split(x, y, idx, "classification") for idx in (tr, va, te)]

@@ -46,13 +46,25 @@ class FitResult:
     evals: list[dict] = field(default_factory=list)
 
 
+def default_epochs(n_train: int) -> int:
+    """Epochs when the config gives neither train.steps nor train.epochs: small data needs many passes to
+    converge and large data few (early stopping ends a run that has converged sooner)."""
+    if n_train < 1000:
+        return 60
+    if n_train < 10_000:
+        return 30
+    if n_train < 100_000:
+        return 10
+    return 3
+
+
 def total_steps(train_cfg, n_train: int, global_batch: int) -> int:
+    """Optimizer steps of a run: train.steps, or train.epochs (default: `default_epochs`) over the data."""
     if train_cfg.steps is not None:
         return train_cfg.steps
-    if train_cfg.epochs is not None:
-        per_epoch = max(1, n_train // min(global_batch, n_train))
-        return max(1, math.ceil(train_cfg.epochs * per_epoch))
-    return 1000
+    epochs = train_cfg.epochs if train_cfg.epochs is not None else default_epochs(n_train)
+    per_epoch = max(1, n_train // min(global_batch, n_train))
+    return max(1, math.ceil(epochs * per_epoch))
 
 
 @contextlib.contextmanager

@@ -135,3 +135,11 @@ def test_override_values_have_the_same_bounds():
     with pytest.raises(UserError, match="override value .*more than 100,000 values"):
         apply_overrides({}, ["a=[" + ",".join(["1"] * 100_001) + "]"])
     assert apply_overrides({}, ["a=[1, 2]"]) == {"a": [1, 2]}
+
+
+def test_an_override_of_the_training_length_replaces_the_other():
+    raw = {"train": {"steps": 500}}
+    assert apply_overrides(raw, ["train.epochs=3"])["train"] == {"epochs": 3}
+    assert apply_overrides({"train": {"epochs": 2}}, ["train.steps=10"])["train"] == {"steps": 10}
+    cfg = load_config("mnist1d-cnn", ["train.epochs=3"])  # the shipped config sets train.steps
+    assert cfg.train.epochs == 3 and cfg.train.steps is None

@@ -26,9 +26,25 @@ def make_folder(root, n=6, mixed=False):
 
 def test_image_folder_converts_sizes_and_modes(tmp_path):
     b = build_data(_cfg(kind="image-folder", path=str(make_folder(tmp_path / "im", mixed=True)), size=[8, 8],
-                        val_fraction=0.2, test_fraction=0.2))
+                        channels=1, val_fraction=0.2, test_fraction=0.2))
     assert b.spec.input_shape == (1, 8, 8) and b.spec.class_names == ["cats", "dogs"]
     assert b.train.x.shape[1:] == (1, 8, 8)
+
+
+def test_image_folder_size_and_channels_come_from_the_images(tmp_path):
+    gray = build_data(_cfg(kind="image-folder", path=str(make_folder(tmp_path / "g")), val_fraction=0.2,
+                           test_fraction=0.2))
+    assert gray.spec.input_shape == (1, 16, 16)  # their own size, not a fixed 32x32
+    mixed = build_data(_cfg(kind="image-folder", path=str(make_folder(tmp_path / "m", mixed=True)),
+                            val_fraction=0.2, test_fraction=0.2))
+    assert mixed.spec.input_shape[0] == 3  # some images are colour
+    root = tmp_path / "big"
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for i in range(5):
+            Image.new("L", (200, 100), 40 * i).save(root / c / f"{i}.png")
+    big = build_data(_cfg(kind="image-folder", path=str(root), val_fraction=0.2, test_fraction=0.2))
+    assert big.spec.input_shape == (1, 32, 64)  # scaled down to 64 px on the longer side, aspect kept
 
 
 def test_image_folder_lazy_when_too_big(tmp_path):
