@@ -46,12 +46,3 @@ def test_regression_predictor(tmp_path):
     assert [s.name for s in p.outputs()] == ["prediction"]
     out = p.predict({"input": np.ones((4, 10), np.float32)}, {})
     assert out["prediction"].shape == (4,)
-
-
-def test_serve_shorthand_argv():
-    from dlbench.plugins import rewrite_argv
-
-    assert rewrite_argv(["dlbench", "serve", "runs/m1", "--port", "8000"]) == ["dlbench", "serve", "run", "runs/m1",
-                                                                               "--port", "8000"]
-    assert rewrite_argv(["dlbench", "serve", "keys", "add"]) == ["dlbench", "serve", "keys", "add"]
-    assert rewrite_argv(["dlbench", "train", "x"]) == ["dlbench", "train", "x"]

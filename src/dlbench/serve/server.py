@@ -98,21 +98,50 @@ def build_server(predictors: list[Predictor], settings: ServeSettings) -> uvicor
     return uvicorn.Server(config)
 
 
-def run_server(predictors: list[Predictor], settings: ServeSettings | None = None, **options) -> None:
+def run_server(predictors: list[Predictor], settings: ServeSettings | None = None,
+               families: dict[tuple[str, str], str] | None = None, **options) -> None:
     """Serve `predictors` until interrupted (Ctrl-C / SIGTERM finish in-flight requests first).
 
     Give `settings`, or ServeSettings fields as keywords (host, port, api_keys_path, no_auth,
-    max_batch_size, ...); a bad value is a UserError naming its flag.
+    max_batch_size, ...); a bad value is a UserError naming its flag. `families`: (name, version) ->
+    model family, for the start-up lines.
     """
     settings = settings or ServeSettings.from_options(**options)
     server = build_server(predictors, settings)
     # Bound here rather than by uvicorn, which logs and sys.exit(1)s on a taken port: we want the
     # project's one-line UserError (exit code 2) instead.
     sock = bind_socket(settings.host, settings.port)
+    for line in startup_lines(predictors, settings, sock.getsockname()[1], families or {}):
+        log.info("%s", line)
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
+
+
+def base_urls(host: str, port: int, tls: bool) -> list[str]:
+    """Where clients reach the server: the bound address, or for a wildcard bind this machine's name and loopback."""
+    scheme = "https" if tls else "http"
+    if host in ("0.0.0.0", "::", ""):
+        hosts = [socket.gethostname(), "127.0.0.1"]
+    else:
+        hosts = [f"[{host}]" if ":" in host else host]
+    return [f"{scheme}://{h}:{port}" for h in hosts]
+
+
+def startup_lines(predictors: list[Predictor], settings: ServeSettings, port: int,
+                  families: dict[tuple[str, str], str]) -> list[str]:
+    """What a person starting the server needs first: where it listens, which models it serves, where the
+    API is described (uvicorn prints no URL when it is handed a bound socket)."""
+    urls = base_urls(settings.host, port, settings.ssl_certfile is not None)
+    keys = "without API keys" if settings.no_auth else "API key required (Authorization: Bearer KEY)"
+    lines = [f"serving {len(predictors)} model{'s' * (len(predictors) != 1)} at {' and '.join(urls)}; {keys}; "
+             "guide: docs/serving.md"]
+    for p in predictors:
+        family = families.get((p.name, p.version), p.platform)
+        lines.append(f"  model {p.name} version {p.version} ({family}): "
+                     f"POST {urls[0]}/v2/models/{p.name}/versions/{p.version}/infer")
+    return lines
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -5,15 +5,15 @@ import json
 
 import typer
 
-from dlbench.export.formats import export_run
+from dlbench.cli.console import err
 
 
-def export_command(run_dir: str = typer.Argument(..., help="A finished run directory"),
-                   fmt: str = typer.Option("onnx", "--format", help="onnx or safetensors"),
-                   output: str = typer.Option(..., "--output", help="model.onnx, or a directory for safetensors"),
-                   atol: float = typer.Option(1e-4, "--atol", help="Largest allowed |onnxruntime - torch|")):
+def export(run_dir: str = typer.Argument(..., help="A finished run directory"),
+           fmt: str = typer.Option("onnx", "--format", help="onnx or safetensors"),
+           output: str = typer.Option(..., "--output", help="model.onnx, or a directory for safetensors"),
+           atol: float = typer.Option(1e-4, "--atol", help="Largest allowed |onnxruntime - torch|")):
     """Export a trained model (ONNX is checked in onnxruntime against the torch outputs)."""
-    from rich.console import Console
+    from dlbench.export import export_run  # torch loads only when the command runs
 
     r = export_run(run_dir, fmt, output, atol)
     msg = f"wrote {r['output']}"
@@ -22,7 +22,5 @@ def export_command(run_dir: str = typer.Argument(..., help="A finished run direc
                 f"(max |diff| {r['max_abs_diff']:.2e} <= {r['atol']})")
     else:
         msg += f" (sha256 {r['sha256'][:12]}... verified)"
-    Console(stderr=True).print(msg)
+    err.print(msg)
     print(json.dumps(r))
-
-

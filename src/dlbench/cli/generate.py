@@ -9,8 +9,10 @@ from typing import Optional
 
 import typer
 
+from dlbench.cli.console import err
 
-def generate_command(
+
+def generate(
         run_dir: str = typer.Argument(..., help="A finished generative run directory (model.name: gan)"),
         n: int = typer.Option(64, "--n", help="How many samples"),
         label: Optional[str] = typer.Option(None, "--label", help="Class name or index (conditional GANs); "
@@ -19,10 +21,8 @@ def generate_command(
         output: str = typer.Option(..., "--output", help=".png (a grid), .npz (arrays) or .csv (one row per sample)"),
         device: Optional[str] = typer.Option(None, "--device")):
     """Generate samples with a trained generative model: a PNG grid, an .npz of arrays, or a CSV of rows."""
-    from rich.console import Console
-
-    from dlbench.run.load import load_run
+    from dlbench.run.load import load_run  # torch loads only when the command runs
 
     loaded = load_run(run_dir, device)
     res = loaded.recipe.generate(loaded, n=n, label=label, seed=seed, output=output)
-    Console(stderr=True).print(f"wrote {res['count']} samples to {res['path']}", highlight=False)
+    err.print(f"wrote {res['count']} samples to {res['path']}", highlight=False)

@@ -1,8 +1,11 @@
-"""`dlbench serve ...`: a Typer group for plugins.GROUPS, thin over server.py and auth.py.
+"""`dlbench serve ...`: thin over dlbench.serve (server.py, auth.py, runs.py).
 
     dlbench serve runs/mnist1d-cnn                           # = `serve run ...`; name = the run directory's name
     dlbench serve run cnn:1=runs/old cnn:2=runs/new           # two versions side by side
     dlbench serve keys add --name ci | keys list | keys revoke ci
+
+Importing the dlbench.serve package loads the predictors' codecs and with them torch, so this module
+imports it only inside the command functions: `dlbench serve --help` stays fast.
 """
 
 from __future__ import annotations
@@ -12,12 +15,15 @@ from typing import List, Optional
 
 import typer
 
+from dlbench.cli.parsing import Group, RunByDefault
 from dlbench.errors import UserError
-from dlbench.serve.auth import add_key, default_keys_path, list_keys, revoke_key
 
-serve_app = typer.Typer(help="Serve trained runs over the Open Inference Protocol (KServe v2).", no_args_is_help=True)
-keys_app = typer.Typer(help="Manage the API keys of the inference server.", no_args_is_help=True)
-serve_app.add_typer(keys_app, name="keys")
+# `dlbench serve RUN...` is short for `dlbench serve run RUN...`; `serve keys ...` stays a group
+app = typer.Typer(cls=RunByDefault, add_completion=False, no_args_is_help=True,
+                  help="Serve trained runs over the Open Inference Protocol (KServe v2).")
+keys_app = typer.Typer(cls=Group, add_completion=False, no_args_is_help=True,
+                       help="Manage the API keys of the inference server.")
+app.add_typer(keys_app, name="keys")
 
 KeysFile = typer.Option(
     None, "--api-keys", "--keys-file", help="Keys file (default: $DLBENCH_API_KEYS or ~/.config/dlbench/api_keys.json)."
@@ -35,7 +41,7 @@ def _parse_model(spec: str) -> tuple[str | None, str, str]:
     return name, version or "1", run_dir
 
 
-@serve_app.command("run")
+@app.command("run")
 def run(
     models: List[str] = typer.Argument(..., help="RUN_DIR, NAME=RUN_DIR or NAME:VERSION=RUN_DIR; several allowed."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind; loopback unless told otherwise."),
@@ -60,6 +66,7 @@ def run(
     device: Optional[str] = typer.Option(None, help="cpu, cuda, ... (default: the best available)."),
 ) -> None:
     """Serve run directories until Ctrl-C (in-flight requests finish first)."""
+    from dlbench.serve.auth import KeyVerifier, default_keys_path  # torch loads only when the command runs
     from dlbench.serve.settings import ServeSettings
 
     # Every setting (and the TLS files) is checked before any model loads: a typo costs a line, not
@@ -73,19 +80,24 @@ def run(
     )
     specs = [_parse_model(spec) for spec in models]
     if not settings.no_auth:
-        from dlbench.serve.auth import KeyVerifier
-
         KeyVerifier(settings.api_keys_path or default_keys_path())  # no usable keys: say so before loading
     from dlbench.serve.runs import load_predictor
     from dlbench.serve.server import run_server
 
     predictors = [load_predictor(run_dir, name=name, version=version, device=device) for name, version, run_dir in specs]
-    run_server(predictors, settings)
+    run_server(predictors, settings, families={(p.name, p.version): _family(p) for p in predictors})
+
+
+def _family(predictor) -> str:
+    run = getattr(predictor, "run", None)  # the recipes' predictors keep the LoadedRun they serve
+    return run.recipe.name if run is not None else predictor.platform
 
 
 @keys_app.command("add")
 def add(name: str = typer.Option(..., "--name", help="Who or what uses the key."), keys_file: Optional[Path] = KeysFile) -> None:
     """Create a key and print it once; only its hash is stored."""
+    from dlbench.serve.auth import add_key, default_keys_path
+
     path = keys_file or default_keys_path()
     key = add_key(path, name)
     typer.echo(key)
@@ -95,6 +107,8 @@ def add(name: str = typer.Option(..., "--name", help="Who or what uses the key."
 @keys_app.command("list")
 def list_(keys_file: Optional[Path] = KeysFile) -> None:
     """List keys: name, creation time, revocation time."""
+    from dlbench.serve.auth import default_keys_path, list_keys
+
     for k in list_keys(keys_file or default_keys_path()):
         state = f"revoked {k['revoked']}" if k["revoked"] else "active"
         typer.echo(f"{k['name']}\tcreated {k['created']}\t{state}")
@@ -103,6 +117,8 @@ def list_(keys_file: Optional[Path] = KeysFile) -> None:
 @keys_app.command("revoke")
 def revoke(name: str = typer.Argument(..., help="Name of the key to revoke."), keys_file: Optional[Path] = KeysFile) -> None:
     """Revoke a key; a running server refuses it from its next request on."""
+    from dlbench.serve.auth import default_keys_path, revoke_key
+
     path = keys_file or default_keys_path()
     revoke_key(path, name)
     typer.echo(f"key '{name}' revoked in {path}")

@@ -1,9 +1,8 @@
-"""CLI: `dlbench bench list|run|check|compare|infer`, `dlbench sysinfo`, `dlbench profile`.
+"""`dlbench bench list|run|check|compare|infer`: time-to-train under MLPerf Training rules, and inference.
 
-Attached to the main app through plugins.GROUPS; every command is a thin layer over
-suite / harness / check / compare / sysinfo / profile. Exit codes are set with sys.exit:
-cli.main runs click with standalone_mode=False, where a raised typer.Exit becomes a
-return value that main ignores.
+Every command is a thin layer over bench/suite, harness, check and compare; torch loads only when a
+command runs (the library is imported inside each function). Exit codes are set with sys.exit, which
+reads the same whether click runs standalone or not.
 """
 from __future__ import annotations
 
@@ -13,17 +12,19 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from dlbench.bench.infer.cli import infer  # the command lives with its package; its module top is light
+from dlbench.cli.console import err, out
+from dlbench.cli.options import override_option
+from dlbench.cli.parsing import Group
 from dlbench.errors import UserError
 
-bench_app = typer.Typer(no_args_is_help=True, help="Time-to-train benchmarks under MLPerf Training rules.")
-out = Console()
-err = Console(stderr=True)
+app = typer.Typer(cls=Group, no_args_is_help=True, add_completion=False,
+                  help="Time-to-train benchmarks under MLPerf Training rules.")
 
 
-@bench_app.command("list")
+@app.command("list")
 def list_benchmarks(as_json: bool = typer.Option(False, "--json", help="The definitions as JSON")):
     """The built-in benchmarks: dataset, model, quality target, minimum runs."""
     from dlbench.bench.suite import suite
@@ -63,7 +64,7 @@ def resolve(benchmark: str, target: str | None, overrides: list[str], name: str 
     raise AssertionError
 
 
-@bench_app.command("run")
+@app.command("run")
 def run(benchmark: str = typer.Argument(..., help="A benchmark name (`dlbench bench list`) or a config with --target"),
         runs: Optional[int] = typer.Option(None, "--runs", "-n", help="Number of runs (default: the benchmark's minimum)"),
         system: str = typer.Option("local", "--system", help="Name of this system in results/ and comparisons"),
@@ -72,7 +73,7 @@ def run(benchmark: str = typer.Argument(..., help="A benchmark name (`dlbench be
         db: Optional[str] = typer.Option(None, "--db", help="Results database (default: OUT/dlbench.sqlite)"),
         seed: int = typer.Option(0, "--seed", help="Seed of the first run; run i uses seed + i"),
         max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Step budget (default: the benchmark's)"),
-        override: Optional[list[str]] = typer.Option(None, "--override", "-o", help="dotted.key=value; open division unless train.device/threads/num_workers/log_every"),
+        override: Optional[list[str]] = override_option("dotted.key=value; open division unless train.device/threads/num_workers/log_every"),
         name: Optional[str] = typer.Option(None, "--name", help="Name of a custom benchmark (default custom-<config>)"),
         init_cap: float = typer.Option(300.0, "--init-cap", help="Seconds of initialization allowed per run"),
         org: str = typer.Option("dlbench", "--org", help="submission_org in the result files"),
@@ -105,13 +106,13 @@ def run(benchmark: str = typer.Argument(..., help="A benchmark name (`dlbench be
                             progress=not quiet and not as_json, overwrite=overwrite)
     except Interrupted as e:
         err.print(f"benchmark interrupted ({e}); the runs so far stay in {out_dir}, but no score was stored")
-        sys.exit(130)  # not typer.Exit: see the module docstring
+        sys.exit(130)
     if as_json:
         print(json.dumps(_as_dict(res), indent=1))
     else:
         _print_result(res)
     if not res.score["valid"]:
-        sys.exit(1)  # not typer.Exit: see the module docstring
+        sys.exit(1)
 
 
 def _as_dict(res) -> dict:
@@ -150,7 +151,7 @@ def _print_result(res) -> None:
     out.print(f"results: {res.results_dir}/{res.system}/{b.name}/  database: {res.db} (session {res.session_id})")
 
 
-@bench_app.command("check")
+@app.command("check")
 def check(results: str = typer.Argument("results", help="Results folder: <system>/<benchmark>/result_<i>.txt")):
     """Run MLCommons' compliance checker on every result file; exit 1 if any fails."""
     from dlbench.bench.check import check_results_dir
@@ -166,10 +167,10 @@ def check(results: str = typer.Argument("results", help="Results folder: <system
     failed = sum(not v.passed for _, v in verdicts)
     out.print(f"{len(verdicts) - failed} passed, {failed} failed")
     if failed:
-        sys.exit(1)  # not typer.Exit: see the module docstring
+        sys.exit(1)
 
 
-@bench_app.command("compare")
+@app.command("compare")
 def compare(source: str = typer.Argument("results", help="Results folder or results database"),
             db: Optional[str] = typer.Option(None, "--db", help="Read this database"),
             chart: Optional[str] = typer.Option(None, "--chart", help="PNG path (default: SOURCE/compare.png)"),
@@ -205,51 +206,4 @@ def compare(source: str = typer.Argument("results", help="Results folder or resu
         out.print(f"chart: {png}")
 
 
-from dlbench.bench.infer.cli import infer as _infer  # noqa: E402 - the command lives with its package
-
-bench_app.command("infer")(_infer)
-
-
-def sysinfo(as_json: bool = typer.Option(False, "--json", help="Machine-readable inventory"),
-            data_path: Optional[str] = typer.Option(None, "--data-path", help="Describe the storage of this path")):
-    """Hardware and software inventory: CPU, RAM, GPUs and their PCIe links, topology, storage, versions."""
-    from dlbench.bench.sysinfo import collect_inventory, inventory_table
-
-    inv = collect_inventory(data_path)
-    if as_json:
-        print(json.dumps(inv, indent=1))
-    else:
-        out.print(inventory_table(inv))
-
-
-def profile(config: str = typer.Argument(..., help="A config YAML, or the name of a shipped config"),
-            override: Optional[list[str]] = typer.Option(None, "--override", "-o", help="dotted.key=value"),
-            steps: int = typer.Option(50, "--steps", help="Timed training steps"),
-            warmup: int = typer.Option(5, "--warmup", help="Untimed steps first"),
-            as_json: bool = typer.Option(False, "--json")):
-    """Throughput, data-stall fraction, memory and CPU use of a short training, with recommendations."""
-    from dlbench.bench.profile import profile as profile_fn
-
-    rep = profile_fn(config, list(override or []), steps=steps, warmup=warmup)
-    if as_json:
-        print(json.dumps(rep, indent=1))
-        return
-    m = rep["measurements"]
-    t = Table(title=f"profile of {rep['config']} on {m['device']}: {m['steps']} steps of batch {m['batch_size']}")
-    t.add_column("measure")
-    t.add_column("value", justify="right")
-    mem = lambda b: "-" if b is None else f"{b / 2**20:.0f} MiB"  # noqa: E731
-    for k, v in (("samples/s", f"{m['samples_per_s']:.0f}"), ("step", f"{m['step_ms']:.2f} ms"),
-                 ("  waiting for data", f"{m['data_ms']:.2f} ms"), ("  compute", f"{m['compute_ms']:.2f} ms"),
-                 ("data-stall fraction", f"{m['data_stall']:.1%}"),
-                 ("loader busy (CPU)", "-" if m["loader_busy"] is None else f"{m['loader_busy']:.0%}"),
-                 ("loader workers", str(m["num_workers"]) if m["lazy_data"] else "none needed (data on the device)"),
-                 ("CPU utilisation (machine)", f"{m['cpu_system']:.0%} of {m['cpu_count']} threads"),
-                 ("peak host memory (RSS)", mem(m["peak_rss_bytes"])),
-                 ("peak device memory", mem(m["peak_device_bytes"]) + (
-                     f" of {mem(m['device_total_bytes'])}" if m["device_total_bytes"] else ""))):
-        t.add_row(k, v)
-    out.print(t)
-    for r in rep["recommendations"]:
-        style = {"warning": "yellow", "advice": "cyan", "ok": "green"}[r["severity"]]
-        out.print(f"[{style}]{r['severity']}[/{style}] {r['kind']}: {r['message']}")
+app.command("infer")(infer)  # last, as `dlbench bench --help` lists it: training first, then inference

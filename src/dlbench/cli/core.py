@@ -1,0 +1,111 @@
+"""`dlbench train | evaluate | predict`: thin layers over dlbench.api and dlbench.prediction.
+
+torch loads only when a command runs: the library is imported inside each command function.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from dlbench.cli.console import err, out
+from dlbench.cli.options import override_option
+
+
+def train(config: str = typer.Argument(..., help="A config YAML, or the name of a shipped config"),
+          override: Optional[list[str]] = override_option(),
+          run_dir: Optional[str] = typer.Option(None, "--run-dir", help="Where the run goes (must not exist, unless --resume)"),
+          resume: bool = typer.Option(False, "--resume", help="Continue the run in --run-dir from its newest valid checkpoint"),
+          quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar"),
+          nproc_per_node: Optional[int] = typer.Option(None, "--nproc-per-node", help="Processes per node (torchrun)"),
+          nnodes: Optional[str] = typer.Option(None, "--nnodes", help="Number of nodes (torchrun)"),
+          node_rank: Optional[int] = typer.Option(None, "--node-rank", help="This node's rank (torchrun)"),
+          rdzv_endpoint: Optional[str] = typer.Option(None, "--rdzv-endpoint", help="host:port of the c10d rendezvous"),
+          rdzv_id: Optional[str] = typer.Option(None, "--rdzv-id", help="Job id shared by all nodes"),
+          dist_timeout: float = typer.Option(300.0, "--dist-timeout", help="Seconds before a hung or failed rank ends the job")):
+    """Train a model; validate while training; test once at the end."""
+    if nproc_per_node or nnodes:
+        from dlbench.training.launch import launch_distributed
+
+        code = launch_distributed(config, list(override or []), run_dir, resume, quiet, nproc_per_node or 1,
+                                  nnodes or "1", node_rank, rdzv_endpoint, rdzv_id, dist_timeout)
+        sys.exit(code)
+    from dlbench.api import train as train_fn
+
+    res = train_fn(config, list(override or []), run_dir=run_dir, resume=resume, quiet=quiet)
+    _summary(res.run_dir, res.result)
+
+
+def _summary(run_dir: Path, r: dict) -> None:
+    t = Table(title=f"{r['name']}  ({r['model']}, {r['task']})  ->  {run_dir}")
+    t.add_column("metric")
+    t.add_column("validation", justify="right")
+    t.add_column("test", justify="right")
+    for k, v in r["val"].items():
+        if isinstance(v, (int, float)):
+            tv = r["test"].get(k)
+            t.add_row(k, f"{v:.4f}", f"{tv:.4f}" if isinstance(tv, (int, float)) else "")
+    out.print(t)
+    d = r["diagnosis"]
+    out.print(f"[bold]diagnosis:[/bold] {d['verdict']} - {d['reason']}")
+    tm = r["timing"]
+    out.print(f"steps {r['training']['steps']}, train {tm['train_seconds']:.1f}s "
+              f"(eval {tm['eval_seconds']:.1f}s), {r['training']['samples_per_second']:.0f} samples/s")
+
+
+def evaluate(run_dir: str = typer.Argument(..., help="A finished run directory"),
+             split: str = typer.Option("val", "--split", help="val (default), train, or test: the test split is "
+                                       "for the final, once-only measurement"),
+             device: Optional[str] = typer.Option(None, "--device"),
+             as_json: bool = typer.Option(False, "--json", help="Only the JSON")):
+    """Evaluate a run's model on a split: metrics, confusion matrix, per-class table, and JSON."""
+    from dlbench.api import evaluate as evaluate_fn
+
+    m = evaluate_fn(run_dir, split, device)
+    if not as_json:
+        _metrics_tables(m, split)
+    print(json.dumps(m, indent=None if not as_json else 1))
+
+
+def _metrics_tables(m: dict, split: str) -> None:
+    t = Table(title=f"{split} metrics")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for k, v in m.items():
+        if isinstance(v, (int, float)):
+            t.add_row(k, f"{v:.4f}")
+    err.print(t)
+    if "confusion_matrix" in m:
+        names = list(m["per_class"])
+        cm = Table(title="confusion matrix (rows: true, columns: predicted)")
+        cm.add_column("")
+        for n in names:
+            cm.add_column(n, justify="right")
+        for n, row in zip(names, m["confusion_matrix"]):
+            cm.add_row(n, *map(str, row))
+        err.print(cm)
+        pc = Table(title="per class")
+        for c in ("class", "precision", "recall", "f1", "support"):
+            pc.add_column(c, justify="right")
+        for n, s in m["per_class"].items():
+            pc.add_row(n, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", str(s["support"]))
+        err.print(pc)
+
+
+def predict(run_dir: str = typer.Argument(..., help="A finished run directory"),
+            inputs: str = typer.Argument(..., help="CSV / NPZ / image file or folder; '-' reads CSV from stdin"),
+            output: Optional[str] = typer.Option(None, "--output", help=".csv, .npz or .json (default: CSV to stdout)"),
+            device: Optional[str] = typer.Option(None, "--device"),
+            beam: Optional[int] = typer.Option(None, "--beam", min=1, help="Beam size for translation models")):
+    """Predict with a trained model: labels with per-class probabilities, or regression values."""
+    from dlbench.prediction import predict as predict_fn
+
+    res = predict_fn(run_dir, inputs, output, device, beam=beam)
+    if output is None:
+        sys.stdout.write(res["text"])
+    else:
+        err.print(f"wrote {len(next(iter(res['predictions'].values())))} predictions to {output}")
