@@ -20,7 +20,8 @@ def test_shipped_config_builds(path: Path):
     assert text.startswith("#"), "a shipped config opens with a comment saying what it is"
     assert f"dlbench train configs/{path.name}" in text, "and the command that runs it"
     cfg = load_config(path)
-    from dlbench.api import build_data, build_model
+    from dlbench.data.registry import build_data
+    from dlbench.recipes.registry import build_model
 
     bundle = build_data(cfg.data)
     model = build_model(cfg.model, bundle.spec)

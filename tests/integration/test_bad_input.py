@@ -217,7 +217,7 @@ def test_evaluate_on_test_is_counted_and_warns_from_the_second_time(run_cli, tra
 def test_a_distributed_run_that_fails_on_its_data_leaves_nothing(write_yaml, tmp_path):
     """Rank 0 creates the run directory once the data is built; the launcher only checks the path."""
     from dlbench.errors import UserError
-    from dlbench.training.launch import launch_distributed
+    from dlbench.launch.torchrun import launch_distributed
 
     cfg = tiny(model="mlp", steps=4, eval_every=2, log_every=2, checkpoint_every=4, threads=1)
     _wrong_target(cfg, tmp_path)

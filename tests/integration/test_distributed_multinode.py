@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from dlbench.errors import UserError
-from dlbench.training.launch import launch_distributed
+from dlbench.launch.torchrun import launch_distributed
 from tests.conftest import REPO
 from tests.integration.test_distributed_train import config, no_children_left
 

@@ -10,7 +10,7 @@ import yaml
 from safetensors.torch import load_file
 
 import dlbench
-from dlbench.training.launch import launch_distributed
+from dlbench.launch.torchrun import launch_distributed
 from tests.conftest import tiny
 
 

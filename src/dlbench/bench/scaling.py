@@ -134,7 +134,7 @@ def run_benchmark_distributed(bench, runs: int | None = None, *, system: str = "
     from dlbench.data import build_data
     from dlbench.training.device import pick_device
     from dlbench.training.distributed import effective_lr
-    from dlbench.training.launch import launch_distributed
+    from dlbench.launch.torchrun import launch_distributed
 
     n, extra, division = H.checked_request(bench, runs, overrides)
     out = Path(out)
@@ -270,7 +270,7 @@ def run_scaling(bench, counts, runs: int | None = None, *, system: str = "local"
     """One distributed benchmark session per device count; JSON + PNG of speedup and efficiency."""
     from dlbench.api import _as_config
     from dlbench.training.device import pick_device
-    from dlbench.training.launch import check_nproc, usable_cpus
+    from dlbench.launch.torchrun import check_nproc, usable_cpus
 
     counts = parse_counts(counts) if isinstance(counts, str) else sorted(set(counts))
     steps = kw.get("max_steps") or bench.max_steps

@@ -29,7 +29,7 @@ def train(config: str = typer.Argument(..., help="A config YAML, or the name of 
           dist_timeout: float = typer.Option(300.0, "--dist-timeout", help="Seconds before a hung or failed rank ends the job")):
     """Train a model; validate while training; test once at the end."""
     if nproc_per_node or nnodes:
-        from dlbench.training.launch import launch_distributed
+        from dlbench.launch.torchrun import launch_distributed
 
         code = launch_distributed(config, list(override or []), run_dir, resume, quiet, nproc_per_node or 1,
                                   nnodes or "1", node_rank, rdzv_endpoint, rdzv_id, dist_timeout)

@@ -1,6 +1,6 @@
 """The distributed context of one training process (one rank), on torch.distributed + DDP.
 
-A worker started by torchrun (`dlbench.training.worker`) reads RANK / LOCAL_RANK / WORLD_SIZE /
+A worker started by torchrun (`dlbench.launch.worker`) reads RANK / LOCAL_RANK / WORLD_SIZE /
 GROUP_RANK / MASTER_ADDR / MASTER_PORT from the environment, joins the process group (NCCL on GPUs,
 gloo on CPU) and hands a `DistContext` to `api.train` and `training.loop.fit`, which use only:
 rank, world, is_main, device, all_reduce_mean, any_true, barrier, wrap, check_same_config.
@@ -176,8 +176,8 @@ def init_from_env(timeout_s: float, device_name: str = "auto", sync_batchnorm: b
     try:
         rank, world, local_rank = int(env["RANK"]), int(env["WORLD_SIZE"]), int(env["LOCAL_RANK"])
     except KeyError as e:
-        raise UserError(f"{e.args[0]} is not set: dlbench.training.worker runs under torchrun",
-                        "start it with `dlbench train --nproc-per-node N` or `torchrun -m dlbench.training.worker`") from None
+        raise UserError(f"{e.args[0]} is not set: dlbench.launch.worker runs under torchrun",
+                        "start it with `dlbench train --nproc-per-node N` or `torchrun -m dlbench.launch.worker`") from None
     node_rank = int(env.get("GROUP_RANK", env.get("NODE_RANK", "0")))
     use_cuda = device_name.startswith("cuda") or (device_name == "auto" and torch.cuda.is_available())
     if use_cuda:

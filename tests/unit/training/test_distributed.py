@@ -11,7 +11,7 @@ from dlbench.schema import parse_config
 from dlbench.data.bundle import Split
 from dlbench.data.loaders import TrainBatches
 from dlbench.errors import UserError
-from dlbench.training import launch
+from dlbench.launch import torchrun as launch
 from dlbench.training.distributed import check_world, effective_lr
 from tests.conftest import tiny
 
@@ -108,7 +108,7 @@ def test_torchrun_argv_is_what_torchrun_parses():
     a = get_args_parser().parse_args(argv)
     assert (a.nnodes, a.nproc_per_node, a.rdzv_backend, a.rdzv_endpoint, a.rdzv_id, a.max_restarts) == \
         ("2", "4", "c10d", "host0:29500", "job7", 0)
-    assert "is_host=0" in a.rdzv_conf and a.module and a.training_script == "dlbench.training.worker"
+    assert "is_host=0" in a.rdzv_conf and a.module and a.training_script == "dlbench.launch.worker"
     assert a.training_script_args[:3] == ["c.yaml", "--run-dir", "runs/x"]
     assert "--resume" in a.training_script_args and ["-o", "train.steps=5"] == a.training_script_args[5:7]
 

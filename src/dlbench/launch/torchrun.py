@@ -4,9 +4,9 @@ The launcher checks what it can before anything starts (config, devices, rendezv
 directory), then runs torchrun's elastic agent in this process with the c10d rendezvous:
 
     torchrun --nnodes M --nproc-per-node N --rdzv-backend c10d --rdzv-endpoint HOST:PORT --rdzv-id ID
-             --max-restarts 0 --shutdown-timeout S -m dlbench.training.worker CONFIG --run-dir DIR ...
+             --max-restarts 0 --shutdown-timeout S -m dlbench.launch.worker CONFIG --run-dir DIR ...
 
-The agent starts N workers (training/worker.py), watches them, and when one fails tears the whole
+The agent starts N workers (launch/worker.py), watches them, and when one fails tears the whole
 group down (SIGTERM, then SIGKILL after S seconds); a hung rank is caught by the process group's
 timeout in its peers (--dist-timeout). `torchrun_argv` is that invocation as a list, which is also
 what to run by hand under Slurm or Kubernetes (docs/distributed.md).
@@ -131,7 +131,7 @@ def torchrun_argv(config: str, overrides: list[str], run_dir: str, *, resume: bo
     conf = [f"join_timeout={int(max(60, 2 * dist_timeout))}"]
     if is_host is not None:
         conf.append(f"is_host={1 if is_host else 0}")  # explicit: no guessing by host name on loopback tests
-    argv += ["--rdzv-conf", ",".join(conf), "-m", "dlbench.training.worker", str(config), "--run-dir", str(run_dir),
+    argv += ["--rdzv-conf", ",".join(conf), "-m", "dlbench.launch.worker", str(config), "--run-dir", str(run_dir),
              "--dist-timeout", str(dist_timeout)]
     for o in overrides:
         argv += ["-o", o]

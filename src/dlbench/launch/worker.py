@@ -1,7 +1,7 @@
-"""The per-rank entry point that torchrun starts: `python -m dlbench.training.worker CONFIG --run-dir D ...`.
+"""The per-rank entry point that torchrun starts: `python -m dlbench.launch.worker CONFIG --run-dir D ...`.
 
-`dlbench train --nproc-per-node N` builds the torchrun invocation (training/launch.py); under Slurm or
-Kubernetes the same module can be named directly: `torchrun ... -m dlbench.training.worker CONFIG ...`.
+`dlbench train --nproc-per-node N` builds the torchrun invocation (launch/torchrun.py); under Slurm or
+Kubernetes the same module can be named directly: `torchrun ... -m dlbench.launch.worker CONFIG ...`.
 
 Exit codes: 0 done; 2 bad input (a UserError: its one line is recorded in torchrun's error file, which
 the launcher turns back into a UserError); 1 anything else (traceback printed by this rank, root
@@ -28,7 +28,7 @@ log = logging.getLogger("dlbench.worker")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="dlbench.training.worker")
+    p = argparse.ArgumentParser(prog="dlbench.launch.worker")
     p.add_argument("config")
     p.add_argument("--run-dir", required=True)
     p.add_argument("--override", "-o", action="append", default=[])
