@@ -18,6 +18,7 @@ from dlbench.recipes.registry import RECIPES, get_recipe
 from dlbench.run.load import load_run
 from dlbench.run.files import disk_error
 from dlbench.run.rundir import TEST_ACCESS, RunDir, has_run, is_unused
+from dlbench.tracking import Trackers
 from dlbench.training import supervised
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,9 @@ def train(config, overrides: list[str] | None = None, run_dir: str | Path | None
         # built, so a wrong data path, target or family leaves nothing that blocks the retry (rank 0 only)
         run = RunDir.new(run_dir, cfg.name or "run", dump_config(cfg)) if is_main else RunDir(run_dir)
     recipe = get_recipe(cfg.model.name)
+    trackers = Trackers(cfg, run.path) if is_main else Trackers(None, run.path)
+    run.listeners.append(trackers.log)
+    result = None
     try:
         result = recipe.train(cfg, run, resume=resume, quiet=quiet, observer=observer, dist=dist,
                               evaluate_test=evaluate_test)
@@ -110,6 +114,8 @@ def train(config, overrides: list[str] | None = None, run_dir: str | Path | None
         if err is None:
             raise
         raise err from None
+    finally:
+        trackers.finish(run.path, result)  # a run that raised is marked failed in the trackers
     if is_main and result.get("test") is not None:
         run.record_test_access("final test after training")
     return RunResult(run.path, result)

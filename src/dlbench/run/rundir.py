@@ -90,6 +90,8 @@ class RunDir:
         self.path = Path(path)
         self._config_text = config_text
         self._auto_named = auto_named
+        self.listeners: list = []
+        """Callables given every metrics.jsonl record after it is written (experiment trackers)."""
 
     @classmethod
     def new(cls, run_dir: str | Path | None, name: str, config_text: str, root: str | Path = "runs") -> "RunDir":
@@ -159,6 +161,8 @@ class RunDir:
     def log(self, record: dict) -> None:
         self.create()
         append_text(self.metrics_path, json.dumps(_clean(record)) + "\n")
+        for listener in self.listeners:
+            listener(record)
 
     def truncate_metrics(self, after_step: int) -> None:
         """On resume: forget what was logged after the checkpoint, since it will be logged again."""

@@ -16,39 +16,41 @@ log = logging.getLogger(__name__)
 
 
 class Trackers:
-    """The trackers a config turns on, fed from the run directory."""
+    """The trackers a config turns on (`cfg.tracking`), fed from the run directory. They start at the first
+    record, once the run directory exists; with none turned on every call does nothing."""
 
-    def __init__(self, trackers: list):
-        self.trackers = trackers
-
-    @classmethod
-    def for_config(cls, cfg, run_path: Path) -> "Trackers":
-        """Start the trackers `cfg.tracking` turns on for the run at `run_path`."""
+    def __init__(self, cfg, run_path: Path):
+        self.cfg, self.run_path = cfg, Path(run_path)
         tc = getattr(cfg, "tracking", None)
-        out = []
-        for on, name, make in ((tc is not None and tc.tensorboard, "TensorBoard", lambda: _tensorboard(run_path)),
-                               (tc is not None and tc.mlflow, "MLflow", lambda: _mlflow(tc, cfg, run_path))):
-            if not on:
-                continue
-            try:
-                out.append(make())
-            except Exception as e:  # an unreachable server or a missing package: warn, train anyway
-                log.warning("%s tracking turned off: %s: %s", name, type(e).__name__, str(e).splitlines()[0])
-        trackers = cls(out)
-        trackers._each("start", cfg.model_dump(mode="json"))
-        return trackers
+        self.wanted = [(name, make) for on, name, make in (
+            (tc is not None and tc.tensorboard, "TensorBoard", lambda: _tensorboard(self.run_path)),
+            (tc is not None and tc.mlflow, "MLflow", lambda: _mlflow(tc, cfg, self.run_path))) if on]
+        self.trackers: list | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.trackers)
+        return bool(self.wanted)
+
+    def _start(self) -> None:
+        self.trackers = []
+        for name, make in self.wanted:
+            try:
+                self.trackers.append(make())
+            except Exception as e:  # an unreachable server or a missing package: warn, train anyway
+                log.warning("%s tracking turned off: %s: %s", name, type(e).__name__, str(e).splitlines()[0])
+        self._each("start", self.cfg.model_dump(mode="json"))
 
     def log(self, record: dict) -> None:
-        self._each("log", record)
+        if self.wanted:
+            if self.trackers is None:
+                self._start()
+            self._each("log", record)
 
     def finish(self, run_path: Path, result: dict | None) -> None:
-        self._each("finish", Path(run_path), result)
+        if self.trackers is not None:  # started: the run got as far as its first record
+            self._each("finish", Path(run_path), result)
 
     def _each(self, method: str, *args) -> None:
-        for t in list(self.trackers):
+        for t in list(self.trackers or []):
             try:
                 getattr(t, method)(*args)
             except Exception as e:  # a tracking backend's failure must never end a training run
@@ -80,7 +82,9 @@ def flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def scalars(record: dict) -> dict[str, float]:
-    """The numbers of a metrics.jsonl record worth plotting (step and kind are its coordinates)."""
-    return {k: float(v) for k, v in record.items()
+def scalars(record: dict, prefix: str | None = None) -> dict[str, float]:
+    """The numbers of a metrics.jsonl record worth plotting, named `<kind>/<key>` ("train/train.loss": the
+    running loss of the training batches; "eval/train.loss": the evaluation of the training subset)."""
+    prefix = prefix if prefix is not None else f"{record.get('kind', 'other')}/"
+    return {f"{prefix}{k}": float(v) for k, v in record.items()
             if k not in ("step", "kind") and isinstance(v, (int, float)) and not isinstance(v, bool)}

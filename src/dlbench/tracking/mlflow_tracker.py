@@ -51,8 +51,8 @@ class MLflowTracker:
 
     def finish(self, run_path: Path, result: dict | None) -> None:
         for split in ("val", "test"):
-            for key, value in scalars((result or {}).get(split) or {}).items():
-                self.client.log_metric(self.run_id, f"final.{split}.{key}", value)
+            for key, value in scalars((result or {}).get(split) or {}, f"final/{split}.").items():
+                self.client.log_metric(self.run_id, key, value)
         for f in sorted(run_path.iterdir()):
             if f.is_file() and not f.name.startswith("."):
                 self.client.log_artifact(self.run_id, str(f), "run" if f.name not in MODEL_FILES else "model")

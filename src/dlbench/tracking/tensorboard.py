@@ -27,6 +27,6 @@ class TensorBoardTracker:
 
     def finish(self, run_path: Path, result: dict | None) -> None:
         for split in ("val", "test"):
-            for key, value in scalars((result or {}).get(split) or {}).items():
-                self.writer.add_scalar(f"final/{split}.{key}", value, 0)
+            for key, value in scalars((result or {}).get(split) or {}, f"final/{split}.").items():
+                self.writer.add_scalar(key, value, 0)
         self.writer.close()

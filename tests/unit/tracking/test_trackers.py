@@ -21,7 +21,7 @@ def feed(cfg, run: Path):
     (run / "model.safetensors").write_bytes(b"x")
     (run / "model.json").write_text("{}")
     (run / "result.json").write_text("{}")
-    t = Trackers.for_config(cfg, run)
+    t = Trackers(cfg, run)
     for r in RECORDS:
         t.log(r)
     t.finish(run, RESULT)
@@ -30,7 +30,7 @@ def feed(cfg, run: Path):
 
 def test_off_by_default(tmp_path):
     t = feed(config(), tmp_path / "r")
-    assert not t and not (tmp_path / "r" / "tensorboard").exists()
+    assert not t and not t.trackers and not (tmp_path / "r" / "tensorboard").exists()
 
 
 def test_tensorboard_event_files(tmp_path):
@@ -39,9 +39,9 @@ def test_tensorboard_event_files(tmp_path):
     feed(config(tensorboard=True), tmp_path / "r")
     acc = EventAccumulator(str(tmp_path / "r" / "tensorboard"))
     acc.Reload()
-    loss = acc.Scalars("train.loss")
+    loss = acc.Scalars("train/train.loss")
     assert [(e.step, round(e.value, 3)) for e in loss] == [(10, 1.5), (20, 0.9)]
-    assert acc.Scalars("val.accuracy")[0].value == pytest.approx(0.7)
+    assert acc.Scalars("eval/val.accuracy")[0].value == pytest.approx(0.7)
     assert acc.Scalars("final/test.accuracy")[0].value == pytest.approx(0.69)
 
 
@@ -54,8 +54,8 @@ def test_mlflow_params_metrics_artifacts_and_model(tmp_path, monkeypatch):
     exp = client.get_experiment_by_name("t1")
     (run,) = client.search_runs([exp.experiment_id])
     assert run.data.params["model.name"] == "mlp" and run.data.params["optim.lr"] == "0.001"
-    assert [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "train.loss")] == [(10, 1.5), (20, 0.9)]
-    assert run.data.metrics["final.test.accuracy"] == pytest.approx(0.69)
+    assert [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "train/train.loss")] == [(10, 1.5), (20, 0.9)]
+    assert run.data.metrics["final/test.accuracy"] == pytest.approx(0.69)
     assert {f.path for f in client.list_artifacts(run.info.run_id, "model")} == {"model/model.json", "model/model.safetensors"}
     assert "run/result.json" in {f.path for f in client.list_artifacts(run.info.run_id, "run")}
     assert run.info.status == "FINISHED" and run.info.run_name == "r"
