@@ -140,15 +140,19 @@ def _check_resume_compatible(saved: Config, new: Config, path: Path) -> None:
                         "resume with the same config (only train.steps/epochs and cadences may change)")
 
 
-def evaluate(run_dir: str | Path, split: str = "val", device: str | None = None) -> dict:
-    """Metrics of a finished run's model on one split (train, val or test), rebuilt from its config."""
+def evaluate(run_dir: str | Path, split: str = "val", device: str | None = None, errors: int = 0) -> dict:
+    """Metrics of a finished run's model on one split (train, val or test), rebuilt from its config.
+
+    errors=N adds `errors`: the N worst mistakes on that split (inputs named by the data: CSV rows, NPZ
+    indices, image paths, texts), and `errors_ranked_by`: how they were ranked (see `dlbench.tasks.errors`)."""
     if split not in ("train", "val", "test"):
         raise UserError(f"unknown split '{split}'", "use train, val or test")
     loaded = load_run(run_dir, device=device)
+    loaded.recipe.check_errors(loaded, errors)  # before the data is built or the test split counted
     bundle = build_data(loaded.config.data)
     if split == "test":
         _record_test_opened(loaded.path)
-    return loaded.recipe.evaluate(loaded, bundle, split)
+    return loaded.recipe.evaluate(loaded, bundle, split, errors=errors)
 
 
 def _record_test_opened(path: Path) -> None:

@@ -61,14 +61,51 @@ def evaluate(run_dir: str = typer.Argument(..., help="A finished run directory")
              split: str = typer.Option("val", "--split", help="val (default), train, or test: the test split is "
                                        "for the final, once-only measurement"),
              device: Optional[str] = typer.Option(None, "--device"),
+             errors: int = typer.Option(0, "--errors", min=0, metavar="N", help=(
+                 "Also list the N worst mistakes on the split, each with its input: 'row K' of a CSV file (the "
+                 "K-th data row, 1-based, header not counted), 'x[i]' of an NPZ file (0-based), an image's "
+                 "path, a text or sentence; classification ranks misclassified samples by the probability given "
+                 "to the true class, regression by absolute error, translation by sentence chrF")),
              as_json: bool = typer.Option(False, "--json", help="Only the JSON")):
-    """Evaluate a run's model on a split: metrics, confusion matrix, per-class table, and JSON."""
+    """Evaluate a run's model on a split: metrics, confusion matrix, per-class table, worst mistakes, and JSON."""
     from dlbench.api import evaluate as evaluate_fn
 
-    m = evaluate_fn(run_dir, split, device)
+    m = evaluate_fn(run_dir, split, device, errors=errors)
     if not as_json:
         _metrics_tables(m, split)
+        if errors:
+            _errors_table(m.get("errors") or [], m.get("errors_ranked_by", ""), split)
     print(json.dumps(m, indent=None if not as_json else 1))
+
+
+ERROR_FORMATS = {"p_true": "{:.3f}", "confidence": "{:.3f}", "chrf": "{:.1f}"}
+
+
+def _errors_table(records: list[dict], ranked_by: str, split: str) -> None:
+    if not records:
+        err.print(f"no mistakes on the {split} split")
+        return
+    cols = list(dict.fromkeys(k for r in records for k in r))
+    if all(r.get("source") == r.get("input") for r in records):  # a sentence named by itself: show it once
+        cols.remove("input")
+    t = Table(title=f"{len(records)} worst mistakes on {split}")
+    for c in cols:
+        t.add_column(c, justify="right" if c in ("rank", "p_true", "confidence", "chrf", "abs_error") else "left",
+                     overflow="fold")
+    for r in records:
+        t.add_row(*(_cell(r.get(c), ERROR_FORMATS.get(c)) for c in cols))
+    err.print(t)
+    err.print(f"ranked: {ranked_by}")
+
+
+def _cell(v, form: str | None) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return (form or "{:.4g}").format(v)
+    if isinstance(v, list):
+        return ", ".join(_cell(x, form) for x in v)
+    return str(v)
 
 
 def _metrics_tables(m: dict, split: str) -> None:
@@ -85,9 +122,14 @@ def _metrics_tables(m: dict, split: str) -> None:
         cm.add_column("")
         for n in names:
             cm.add_column(n, justify="right")
-        for n, row in zip(names, m["confusion_matrix"]):
-            cm.add_row(n, *map(str, row))
+        b = m.get("binary")
+        cells = [["TN", "FP"], ["FN", "TP"]] if b else None  # label 1 (the second class) is positive
+        for i, (n, row) in enumerate(zip(names, m["confusion_matrix"])):
+            cm.add_row(n, *(f"{cells[i][j]} {v}" if cells else str(v) for j, v in enumerate(row)))
         err.print(cm)
+        if b:
+            err.print(f"positive class: '{b['positive']}' ({b['positive_is']}): TP {b['tp']}, FN {b['fn']}, "
+                      f"FP {b['fp']}, TN {b['tn']}")
         pc = Table(title="per class")
         for c in ("class", "precision", "recall", "f1", "support"):
             pc.add_column(c, justify="right")

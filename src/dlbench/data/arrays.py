@@ -66,4 +66,4 @@ def build_npz(cfg: NpzData):
     pre = ArrayPreprocessor(shape, mean, std)
     spec = DataSpec(task, shape, len(class_names) if class_names else None, class_names,
                     target_dim=1 if y.ndim == 1 else int(y.shape[1]))
-    return bundle_from_arrays(cfg.path, pre.transform(x), y, spec, pre.to_json(), cfg)
+    return bundle_from_arrays(cfg.path, pre.transform(x), y, spec, pre.to_json(), cfg)  # ids: "x[i]" of the file

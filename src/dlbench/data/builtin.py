@@ -8,7 +8,7 @@ import numpy as np
 from pydantic import Field
 
 from dlbench.data.bundle import DataSpec
-from dlbench.data.common import SplitOptions, bundle_from_arrays
+from dlbench.data.common import SplitOptions, bundle_from_arrays, index_ids
 from dlbench.data.preprocess import ArrayPreprocessor
 
 
@@ -27,7 +27,7 @@ def build_digits(cfg: DigitsData):
     pre = ArrayPreprocessor(shape, mean=0.0, std=16.0)  # pixel values are 0..16
     x = pre.transform(d.data)
     spec = DataSpec("classification", shape, 10, [str(i) for i in range(10)])
-    return bundle_from_arrays("digits", x, d.target, spec, pre.to_json(), cfg)
+    return bundle_from_arrays("digits", x, d.target, spec, pre.to_json(), cfg, ids=index_ids("digits", len(x)))
 
 
 class DiabetesData(SplitOptions):
@@ -47,7 +47,8 @@ def build_diabetes(cfg: DiabetesData):
     mean, std = x[tr].mean(0), x[tr].std(0)
     pre = ArrayPreprocessor((x.shape[1],), mean=mean.tolist(), std=np.where(std > 0, std, 1).tolist())
     spec = DataSpec("regression", (x.shape[1],), extras={"feature_names": list(d.feature_names)})
-    return bundle_from_arrays("diabetes", pre.transform(x), d.target, spec, pre.to_json(), cfg)
+    return bundle_from_arrays("diabetes", pre.transform(x), d.target, spec, pre.to_json(), cfg,
+                              ids=index_ids("diabetes", len(x)))
 
 
 class Mnist1dData(SplitOptions):
@@ -88,4 +89,4 @@ def build_mnist1d(cfg: Mnist1dData):
     pre = ArrayPreprocessor(shape)  # make_dataset already centres and scales the signals
     spec = DataSpec("classification", shape, 10, [str(i) for i in range(10)])
     return bundle_from_arrays("mnist1d", pre.transform(d["x"]), d["y"], spec, pre.to_json(), cfg,
-                              test=(pre.transform(d["x_test"]), d["y_test"]))
+                              test=(pre.transform(d["x_test"]), d["y_test"]))  # ids: x[i], x_test[i] of make_dataset

@@ -40,6 +40,10 @@ class Split:
     x: torch.Tensor | None = None
     y: torch.Tensor | None = None
     dataset: torch.utils.data.Dataset | None = None
+    ids: list[str] | None = None
+    """Where each sample came from, in the data's own terms (error analysis names inputs by it):
+    "row 17" of a CSV file (the 17th data row, 1-based, the header not counted), "x[16]" of an NPZ file
+    (0-based, as numpy indexes it), an image's path, "line 5" of a TSV file, "digits[3]" of a built-in set."""
 
     def __len__(self) -> int:
         return len(self.dataset) if self.dataset is not None else int(self.x.shape[0])
@@ -50,9 +54,10 @@ class Split:
 
     def subset(self, n: int) -> "Split":
         """The first n samples (splits are already shuffled), for cheap train-set evaluation."""
+        ids = None if self.ids is None else self.ids[:n]
         if self.in_memory:
-            return Split(self.x[:n], None if self.y is None else self.y[:n])
-        return Split(dataset=torch.utils.data.Subset(self.dataset, range(min(n, len(self)))))
+            return Split(self.x[:n], None if self.y is None else self.y[:n], ids=ids)
+        return Split(dataset=torch.utils.data.Subset(self.dataset, range(min(n, len(self)))), ids=ids)
 
 
 class SealedSplit:

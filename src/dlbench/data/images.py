@@ -104,10 +104,12 @@ def build_image_folder(cfg: ImageFolderData) -> DataBundle:
     check_nonempty(cfg.path, {"train": len(tr), "validation": len(va), "test": len(te)},
                    "add images or change data.val_fraction / data.test_fraction")
     spec = DataSpec("classification", (channels, *size), len(classes), classes)
+    ids = [str(f) for f in files]  # the image's path (under data.path as given)
     decoded_mb = len(files) * channels * size[0] * size[1] * 4 / 2**20
     if decoded_mb <= cfg.in_memory_limit_mb:
         x = pre.transform(files)
-        splits = [to_tensor_split(x, y, idx, "classification") for idx in (tr, va, te)]
+        splits = [to_tensor_split(x, y, idx, "classification", ids) for idx in (tr, va, te)]
     else:
-        splits = [Split(dataset=ImageFiles([files[i] for i in idx], y[idx], pre)) for idx in (tr, va, te)]
+        splits = [Split(dataset=ImageFiles([files[i] for i in idx], y[idx], pre), ids=[ids[i] for i in idx])
+                  for idx in (tr, va, te)]
     return DataBundle(splits[0], splits[1], SealedSplit(splits[2]), spec, pre.to_json())

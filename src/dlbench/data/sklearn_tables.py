@@ -6,7 +6,7 @@ from typing import Literal
 import numpy as np
 
 from dlbench.data.bundle import DataSpec
-from dlbench.data.common import SplitOptions, bundle_from_arrays
+from dlbench.data.common import SplitOptions, bundle_from_arrays, index_ids
 from dlbench.data.preprocess import ArrayPreprocessor
 from dlbench.data.split import split_indices
 
@@ -30,4 +30,5 @@ def build_sklearn_table(cfg: SklearnTableData):
     pre = ArrayPreprocessor((x.shape[1],), mean=mean.tolist(), std=np.where(std > 0, std, 1).tolist())
     spec = DataSpec("classification", (x.shape[1],), len(d.target_names), [str(n) for n in d.target_names],
                     extras={"feature_names": [str(f) for f in d.feature_names]})
-    return bundle_from_arrays(cfg.dataset, pre.transform(x), y, spec, pre.to_json(), cfg)
+    return bundle_from_arrays(cfg.dataset, pre.transform(x), y, spec, pre.to_json(), cfg,
+                              ids=index_ids(cfg.dataset, len(x)))

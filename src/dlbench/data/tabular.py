@@ -130,9 +130,11 @@ def build_csv(cfg: CsvData):
         raise UserError(f"{cfg.path}: target column '{cfg.target}' has missing values (rows {rows})",
                         "remove those rows; targets are never imputed")
     check_features(frame, columns, cfg.path)  # before any row is dropped, so row numbers are the file's
+    rows = np.arange(1, len(frame) + 1)  # 1-based data rows of the file, the header not counted
     if cfg.impute == "drop":
         keep = ~frame[columns].isna().any(axis=1)
         frame, target = frame[keep].reset_index(drop=True), target[keep].reset_index(drop=True)
+        rows = rows[keep.to_numpy()]
     task = cfg.task if cfg.task != "auto" else infer_task(target, cfg.max_classes)
     if task == "regression":
         y_num = pd.to_numeric(target, errors="coerce")
@@ -162,4 +164,4 @@ def build_csv(cfg: CsvData):
     x = pre.transform(frame)
     spec = DataSpec(task, (x.shape[1],), len(classes) if classes else None, classes,
                     extras={"feature_names": pre.feature_names, "target": cfg.target})
-    return bundle_from_arrays(cfg.path, x, y, spec, pre.to_json(), cfg)
+    return bundle_from_arrays(cfg.path, x, y, spec, pre.to_json(), cfg, ids=[f"row {r}" for r in rows])

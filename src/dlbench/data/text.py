@@ -40,8 +40,8 @@ class TextSplit(Split):
     targets: list[str] | None = None
 
     def subset(self, n: int) -> "TextSplit":
-        return TextSplit(self.x[:n], self.y[:n], sources=(self.sources or [])[:n] or None,
-                         targets=(self.targets or [])[:n] or None)
+        return TextSplit(self.x[:n], self.y[:n], ids=None if self.ids is None else self.ids[:n],
+                         sources=(self.sources or [])[:n] or None, targets=(self.targets or [])[:n] or None)
 
 
 class TextOptions(Section):
@@ -141,8 +141,9 @@ def build_numbers(cfg: NumbersData) -> DataBundle:
     nums = sample_numbers(cfg)
     te, va, tr = np.split(nums, [cfg.test_size, cfg.test_size + cfg.val_size])
     pairs = [list(zip(number_words(s, cfg.source_lang), number_words(s, cfg.target_lang))) for s in (tr, va, te)]
+    ids = [[f"number {k}" for k in s] for s in (tr, va, te)]
     return bundle_from_pairs(f"numbers {cfg.source_lang}->{cfg.target_lang}", *pairs, cfg,
-                             extras={"source_lang": cfg.source_lang, "target_lang": cfg.target_lang})
+                             extras={"source_lang": cfg.source_lang, "target_lang": cfg.target_lang}, ids=ids)
 
 
 class ParallelTsvData(Seq2SeqOptions, SplitOptions):
@@ -155,6 +156,11 @@ class ParallelTsvData(Seq2SeqOptions, SplitOptions):
 
 def read_parallel_tsv(path: str | Path) -> list[tuple[str, str]]:
     """(source, target) pairs; malformed lines are counted and skipped, a mostly malformed file refused."""
+    return _read_parallel_tsv(path)[0]
+
+
+def _read_parallel_tsv(path: str | Path) -> tuple[list[tuple[str, str]], list[int]]:
+    """(pairs, the 1-based line of the file each pair is on)."""
     p = Path(path)
     if not p.is_file():
         raise UserError(f"data file not found: {path}", "check data.path (relative paths are from the working directory)")
@@ -162,7 +168,7 @@ def read_parallel_tsv(path: str | Path) -> list[tuple[str, str]]:
         lines = p.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as e:
         raise UserError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})", "save the file as UTF-8") from None
-    pairs, bad = [], []
+    pairs, bad, numbers = [], [], []
     for no, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -171,6 +177,7 @@ def read_parallel_tsv(path: str | Path) -> list[tuple[str, str]]:
             bad.append(no)
             continue
         pairs.append((parts[0].strip(), parts[1].strip()))
+        numbers.append(no)
     if not pairs and not bad:
         raise UserError(f"{path}: the file is empty", "give one `source<TAB>target` pair per line")
     if len(bad) > len(pairs):
@@ -180,19 +187,24 @@ def read_parallel_tsv(path: str | Path) -> list[tuple[str, str]]:
     if bad:
         log.warning("%s: skipped %d malformed line(s) (not exactly one TAB, or an empty side), e.g. line(s) %s",
                     path, len(bad), ", ".join(map(str, bad[:5])))
-    return pairs
+    return pairs, numbers
 
 
 def build_parallel_tsv(cfg: ParallelTsvData) -> DataBundle:
-    pairs = read_parallel_tsv(cfg.path)
-    if cfg.dedupe:
+    pairs, lines = _read_parallel_tsv(cfg.path)
+    if cfg.dedupe:  # a repeated pair is named by its first line
+        first = dict(zip(reversed(pairs), reversed(lines)))
         pairs = list(dict.fromkeys(pairs))
+        lines = [first[pair] for pair in pairs]
     tr, va, te = split_indices(len(pairs), None, (cfg.val_fraction, cfg.test_fraction), cfg.seed, False)
-    return bundle_from_pairs(cfg.path, *[[pairs[i] for i in idx] for idx in (tr, va, te)], cfg)
+    return bundle_from_pairs(cfg.path, *[[pairs[i] for i in idx] for idx in (tr, va, te)], cfg,
+                             ids=[[f"line {lines[i]}" for i in idx] for idx in (tr, va, te)])
 
 
-def bundle_from_pairs(name: str, train, val, test, cfg: Seq2SeqOptions, extras: dict | None = None) -> DataBundle:
-    """Fit tokenizers on the training pairs, encode every split, drop pairs longer than max_len."""
+def bundle_from_pairs(name: str, train, val, test, cfg: Seq2SeqOptions, extras: dict | None = None,
+                      ids: list[list[str]] | None = None) -> DataBundle:
+    """Fit tokenizers on the training pairs, encode every split, drop pairs longer than max_len.
+    `ids`: per split, what names each pair (`Split.ids`); by default the source text."""
     check_nonempty(name, {"train": len(train), "validation": len(val), "test": len(test)},
                    "use more data or change data.val_fraction / data.test_fraction")
     src_train, tgt_train = [s for s, _ in train], [t for _, t in train]
@@ -202,13 +214,14 @@ def bundle_from_pairs(name: str, train, val, test, cfg: Seq2SeqOptions, extras: 
         src_tok = fit_tokenizer(src_train, cfg.tokenizer, f"{name} (source side)")
         tgt_tok = fit_tokenizer(tgt_train, cfg.tokenizer, f"{name} (target side)")
     splits, dropped = [], 0
-    for pairs in (train, val, test):
+    for k, pairs in enumerate((train, val, test)):
+        names = ids[k] if ids is not None else [s for s, _ in pairs]
         src = encode_batch(src_tok, [s for s, _ in pairs], bos=False, eos=True)
         tgt = encode_batch(tgt_tok, [t for _, t in pairs], bos=True, eos=True)
         keep = [i for i in range(len(pairs)) if len(src[i]) <= cfg.max_len and len(tgt[i]) <= cfg.max_len]
         dropped += len(pairs) - len(keep)
         splits.append(TextSplit(torch.from_numpy(pad_batch([src[i] for i in keep])),
-                                torch.from_numpy(pad_batch([tgt[i] for i in keep])),
+                                torch.from_numpy(pad_batch([tgt[i] for i in keep])), ids=[names[i] for i in keep],
                                 sources=[pairs[i][0] for i in keep], targets=[pairs[i][1] for i in keep]))
     if dropped:
         log.warning("%s: skipped %d pair(s) longer than data.max_len = %d tokens", name, dropped, cfg.max_len)
@@ -255,7 +268,9 @@ def build_text_csv(cfg: TextCsvData) -> DataBundle:
     if bad.any():
         rows = np.flatnonzero(bad.values)[:5].tolist()
         log.warning("%s: skipped %d row(s) without text or label (rows %s)", cfg.path, int(bad.sum()), rows)
-    return bundle_from_texts(cfg.path, text[~bad].astype(str).tolist(), label[~bad].astype(str).tolist(), cfg)
+    rows = [f"row {r + 1}" for r in np.flatnonzero(~bad.to_numpy())]  # 1-based data rows, the header not counted
+    return bundle_from_texts(cfg.path, text[~bad].astype(str).tolist(), label[~bad].astype(str).tolist(), cfg,
+                             ids=rows)
 
 
 class NumbersLanguageData(TextOptions, SplitOptions):
@@ -287,8 +302,10 @@ def build_numbers_language(cfg: NumbersLanguageData) -> DataBundle:
     return bundle_from_texts("numbers-language", texts, langs, cfg)
 
 
-def bundle_from_texts(name: str, texts: list[str], labels: list[str], cfg: TextOptions) -> DataBundle:
-    """Classification: class ids from sorted labels, stratified split, tokenizer fitted on training texts."""
+def bundle_from_texts(name: str, texts: list[str], labels: list[str], cfg: TextOptions,
+                      ids: list[str] | None = None) -> DataBundle:
+    """Classification: class ids from sorted labels, stratified split, tokenizer fitted on training texts.
+    `ids` names each text (`Split.ids`); by default the text itself."""
     classes = sorted(set(labels), key=lambda s: (0, int(s), s) if s.lstrip("-").isdigit() else (1, 0, s))
     if len(classes) < 2:
         raise UserError(f"{name}: found only {len(classes)} label", "a classifier needs at least two labels")
@@ -302,7 +319,8 @@ def bundle_from_texts(name: str, texts: list[str], labels: list[str], cfg: TextO
     splits = []
     for idx in (tr, va, te):
         x = pre.transform([texts[i] for i in idx])
-        splits.append(TextSplit(torch.from_numpy(x), torch.from_numpy(y[idx]), sources=[texts[i] for i in idx]))
+        splits.append(TextSplit(torch.from_numpy(x), torch.from_numpy(y[idx]),
+                                ids=[(ids or texts)[i] for i in idx], sources=[texts[i] for i in idx]))
     spec = DataSpec("classification", (cfg.max_len,), len(classes), classes,
                     extras={"vocab_size": tok.vocab_size, "max_len": cfg.max_len, "pad_id": PAD,
                             "tokenizer": cfg.tokenizer.type})

@@ -16,4 +16,14 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: 
         out["confusion_matrix"] = confusion_matrix(y_true, y_pred, labels=labels).tolist()
         out["per_class"] = {names[i]: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f1[i]),
                                        "support": int(support[i])} for i in labels}
+        if num_classes == 2:
+            out["binary"] = binary_counts(out["confusion_matrix"], names)
     return out
+
+
+def binary_counts(cm: list[list[int]], names: list[str]) -> dict:
+    """The cells of a 2x2 confusion matrix (rows true, columns predicted) by name. Label 1 (the second
+    class name) is the positive class: for a CSV target the classes are sorted, so 0 < 1, False < True
+    and no < yes make the second one positive."""
+    return {"positive": names[1], "negative": names[0], "positive_is": "label 1 (the second class name)",
+            "tp": int(cm[1][1]), "fn": int(cm[1][0]), "fp": int(cm[0][1]), "tn": int(cm[0][0])}

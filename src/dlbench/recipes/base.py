@@ -142,9 +142,23 @@ class Recipe:
         return LoadedRun(Path(run_dir), cfg, info, spec, model, self.build_task(cfg, spec),
                          codec_for(info["preprocessing"]), device, self)
 
-    def evaluate(self, loaded, bundle, split: str) -> dict:
+    def evaluate(self, loaded, bundle, split: str, errors: int = 0) -> dict:
+        """Metrics of the run's model on a split; with `errors` > 0 also the worst `errors` mistakes
+        (`errors`: records from the task's `errors`, `errors_ranked_by`: how they are ranked)."""
+        from dlbench.tasks.errors import RANKED_BY
+
+        self.check_errors(loaded, errors)
         data = {"train": bundle.train, "val": bundle.val}.get(split) or bundle.open_test("dlbench evaluate")
-        return loaded.task.evaluate(loaded.model, data, 256, loaded.device, detailed=True)
+        out = loaded.task.evaluate(loaded.model, data, 256, loaded.device, detailed=True)
+        if errors:
+            out["errors"] = loaded.task.errors(loaded.model, data, errors, loaded.device)
+            out["errors_ranked_by"] = RANKED_BY.get(loaded.task.name, "")
+        return out
+
+    def check_errors(self, loaded, errors: int) -> None:
+        """Raise UserError when this family's runs cannot list mistakes (before any data is built)."""
+        if errors < 0:
+            raise UserError(f"--errors {errors}: give how many of the worst mistakes to list (0 for none)")
 
     def check_predicts(self, loaded) -> None:
         """Raise UserError when runs of this family do not predict from inputs (before any input is read)."""

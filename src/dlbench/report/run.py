@@ -1,8 +1,9 @@
 """The report of one run directory: curves, diagnosis, task-specific views, config, hardware, timings.
 
 Everything shown comes from the run directory. The only numbers about the test split are those
-already in result.json; plots that need predictions (regression scatter and residuals) are computed
-on the validation split, so looking at the report never amounts to tuning on the test set.
+already in result.json; views that need predictions (regression scatter and residuals, the worst
+mistakes of `dlbench evaluate --errors`) are computed on the validation split, so looking at the report
+never amounts to tuning on the test set.
 """
 from __future__ import annotations
 

@@ -11,18 +11,22 @@ from dlbench.report import figures as F
 from dlbench.report.document import Absent, Section, Table, Text, fmt
 
 MAX_POINTS = 4000  # scatter plots beyond this are subsampled: more points only add ink
+ERRORS_SHOWN = 20  # the worst validation mistakes the report lists (as `dlbench evaluate RUN --errors 20`)
 SAMPLE_KEYS = ("samples", "translations", "examples", "sample_translations")
 
 
 def sections(p: Path, task: str | None, result: dict | None, info: dict | None) -> list[Section]:
     val = (result or {}).get("val") or {}
     out = []
+    validation = _Validation(p)
     if task == "classification":
         out.append(classification(val, info))
     elif task == "regression":
-        out.append(regression(p, result))
+        out.append(regression(p, result, validation))
     if task == "seq2seq" or "bleu" in val or any(isinstance(val.get(k), list) for k in SAMPLE_KEYS):
         out.append(translations(val, result))
+    if task in ("classification", "regression", "seq2seq"):
+        out.append(mistakes(validation, task, result))
     images = written_images(p)
     if task == "generation" or images:
         out.append(generated(images, task, val))
@@ -42,6 +46,13 @@ def classification(val: dict, info: dict | None) -> Section:
                     f"confusion matrix of {len(names)} classes on the validation split",
                     "Rows: true class; columns: predicted class; colour: fraction of the row, numbers: counts. "
                     "A bright off-diagonal cell is a pair of classes the model confuses."))
+    b = val.get("binary")
+    if isinstance(b, dict) and len(m) == 2:
+        s.add(Table(["", f"predicted '{b.get('negative')}'", f"predicted '{b.get('positive')}'"],
+                    [[f"true '{b.get('negative')}' (negative)", f"TN {b.get('tn')}", f"FP {b.get('fp')}"],
+                     [f"true '{b.get('positive')}' (positive)", f"FN {b.get('fn')}", f"TP {b.get('tp')}"]],
+                    f"Validation confusion matrix by outcome: the positive class is '{b.get('positive')}', "
+                    f"{b.get('positive_is', 'label 1')}.", numeric=False))
     off = m.copy()
     np.fill_diagonal(off, 0)
     if off.sum():
@@ -58,25 +69,38 @@ def classification(val: dict, info: dict | None) -> Section:
     return s
 
 
-def validation_predictions(p: Path) -> tuple[np.ndarray, np.ndarray]:
+class _Validation:
+    """The run's model and its validation split, loaded once for every section of one report that needs them."""
+
+    def __init__(self, p: Path):
+        self.p, self._loaded = p, None
+
+    def get(self):
+        if self._loaded is None:
+            from dlbench.data import build_data
+            from dlbench.run.load import load_run
+
+            run = load_run(self.p, device="cpu")  # a report needs no accelerator, and must not take one from training
+            self._loaded = run, build_data(run.config.data).val  # the test split stays sealed: never opened here
+        return self._loaded
+
+
+def validation_predictions(p: Path | _Validation) -> tuple[np.ndarray, np.ndarray]:
     """(true, predicted) targets of the validation split, by the run's own model and preprocessing."""
-    from dlbench.data import build_data
-    from dlbench.run.load import load_run
     from dlbench.tasks.supervised import collect_outputs
 
-    run = load_run(p, device="cpu")  # a report needs no accelerator, and must not take one from training
-    val = build_data(run.config.data).val  # the test split stays sealed: it is never opened here
+    run, val = (p if isinstance(p, _Validation) else _Validation(p)).get()
     outputs, y = collect_outputs(run.model, val, 512, run.device)
     pred = run.task.predictions(outputs)["prediction"]
     return y.cpu().numpy().reshape(len(y), -1), np.asarray(pred).reshape(len(y), -1)
 
 
-def regression(p: Path, result: dict | None) -> Section:
+def regression(p: Path, result: dict | None, validation: _Validation | None = None) -> Section:
     s = Section("Predictions vs truth (validation)")
     if result is None:
         return s.add(Absent("prediction plots", "the run has no final model yet (not finished)"))
     try:
-        y, pred = validation_predictions(p)
+        y, pred = validation_predictions(validation or p)
     except (UserError, RuntimeError, ValueError, OSError, KeyError) as e:
         return s.add(Absent("prediction plots", f"could not evaluate the model on the validation split: {e}"))
     if y.shape[1] > 1:
@@ -109,6 +133,38 @@ def regression(p: Path, result: dict | None) -> Section:
                 [[j, float(np.abs(errs[:, j]).mean()), float(np.sqrt((errs[:, j] ** 2).mean())), float(errs[:, j].mean())]
                  for j in range(y.shape[1])], "Validation errors per output, in the target's units."))
     return s
+
+
+MISTAKE_COLUMNS = {"rank": "rank", "input": "input", "text": "text", "true": "true", "predicted": "predicted",
+                   "p_true": "P(true class)", "confidence": "confidence", "outcome": "outcome", "error": "error",
+                   "abs_error": "|error|", "source": "source", "reference": "reference", "hypothesis": "hypothesis",
+                   "chrf": "chrF"}
+
+
+def mistakes(validation: _Validation, task: str, result: dict | None) -> Section:
+    """The worst validation mistakes, the records `dlbench evaluate RUN --errors 20` lists (validation only:
+    the report never opens the test split)."""
+    from dlbench.tasks.errors import RANKED_BY
+
+    s = Section("Worst mistakes (validation)")
+    if result is None:
+        return s.add(Absent("worst mistakes", "the run has no final model yet (not finished)"))
+    try:
+        run, val = validation.get()
+        records = run.task.errors(run.model, val, ERRORS_SHOWN, run.device)
+    except (UserError, RuntimeError, ValueError, OSError, KeyError, AttributeError) as e:
+        return s.add(Absent("worst mistakes", f"could not evaluate the model on the validation split: {e}"))
+    if not records:
+        return s.add(Text(f"The model makes no mistakes on the {len(val)} validation samples."))
+    cols = [c for c in MISTAKE_COLUMNS if any(c in r for r in records)]
+    if "source" in cols and all(r.get("source") == r.get("input") for r in records):
+        cols.remove("input")  # a sentence named by itself: show it once
+    rows = [[r.get(c) for c in cols] for r in records]
+    return s.add(Table([MISTAKE_COLUMNS[c] for c in cols], rows,
+                       f"The {len(records)} worst mistakes on the {len(val)} validation samples: "
+                       f"{RANKED_BY.get(task, task)}. Inputs are named as in the data: a CSV 'row K' is its "
+                       "K-th data row (1-based, header not counted), an NPZ 'x[i]' is 0-based; "
+                       f"`dlbench evaluate {validation.p} --errors N` lists them as JSON.", numeric=False))
 
 
 def translations(val: dict, result: dict | None) -> Section:

@@ -23,6 +23,7 @@ from dlbench.errors import UserError
 from dlbench.metrics.text import corpus_scores, exact_match, token_accuracy
 from dlbench.models.transformer import DecodeConfig
 from dlbench.tasks.decoding import decode
+from dlbench.tasks.errors import input_name, worst
 
 N_SAMPLES = 10
 
@@ -53,9 +54,10 @@ class Seq2SeqTask:
     def from_config(cls, spec, cfg) -> "Seq2SeqTask":
         dc = getattr(cfg.model, "decode", None) or DecodeConfig()
         es = cfg.train.early_stopping
-        if es and es.metric.rsplit(".", 1)[-1] in ("bleu", "chrf", "exact_match") and es.patience < dc.bleu_every:
+        metric = (getattr(es, "metric", None) or cls.metric) if es else None  # no metric named: the task's
+        if metric and metric.rsplit(".", 1)[-1] in ("bleu", "chrf", "exact_match") and es.patience < dc.bleu_every:
             raise UserError(f"train.early_stopping.patience ({es.patience}) is below model.decode.bleu_every "
-                            f"({dc.bleu_every}): {es.metric} would stop training before it is measured again",
+                            f"({dc.bleu_every}): {metric} would stop training before it is measured again",
                             "make patience >= bleu_every")
         return cls(spec, cfg.train.label_smoothing, dc)
 
@@ -121,6 +123,26 @@ class Seq2SeqTask:
             self._cadence[id(split)] = (weakref.ref(split), seen + 1, last)
         model.train(was_training)
         return {**out, **last}
+
+    def errors(self, model, split, n: int, device, batch_size: int = 256) -> list[dict]:
+        """The n worst translated sentences of a split: every sentence is decoded (the model's decoding
+        settings), those that differ from their reference are ranked by sentence-level chrF, lowest first
+        (ties in split order). Each: rank, input, source, reference, hypothesis, chrf."""
+        from sacrebleu import sentence_chrf
+
+        hyps = self.translate(model, split.x, device, batch_size)
+        refs = getattr(split, "targets", None) or [self.target.decode(row[1:]) for row in split.y.tolist()]
+        sources = getattr(split, "sources", None)
+        chrf = np.array([sentence_chrf(h, [r]).score for h, r in zip(hyps, refs)], dtype=np.float64)
+        wrong = np.flatnonzero([h != r for h, r in zip(hyps, refs)])
+        out = []
+        for rank, i in enumerate(worst(chrf, wrong, n), 1):
+            rec = {"rank": rank, "input": input_name(split, i)}
+            if sources is not None:
+                rec["source"] = sources[i]
+            rec.update(reference=refs[i], hypothesis=hyps[i], chrf=float(chrf[i]))
+            out.append(rec)
+        return out
 
     def predict(self, model, x, device, beam: int | None = None) -> dict[str, np.ndarray]:
         """Source token ids -> {"translation": texts} (greedy, or beam search of width `beam`)."""

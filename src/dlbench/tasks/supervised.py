@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from dlbench.data.loaders import eval_batches
 from dlbench.errors import UserError
 from dlbench.metrics import classification_metrics, regression_metrics
+from dlbench.tasks.errors import binary_outcome, input_name, text_of, worst
 
 
 @torch.no_grad()
@@ -68,6 +69,32 @@ class ClassificationTask(_Predicts):
         probs = outputs.float().softmax(-1).cpu().numpy()
         return {"probabilities": probs, "label": probs.argmax(1)}
 
+    def errors(self, model, split, n: int, device, batch_size: int = 256) -> list[dict]:
+        """The n worst misclassified samples: lowest probability given to the true class first (ties: the
+        more confident wrong prediction first). Each: rank, input, [text], true, predicted, p_true, confidence
+        (probability of the predicted class) and, for two classes, outcome FP or FN (label 1 positive)."""
+        logits, y = collect_outputs(model, split, batch_size, device)
+        probs = logits.float().softmax(-1).cpu().numpy().astype(np.float64)
+        y = y.cpu().numpy().astype(np.int64)
+        pred = probs.argmax(1)
+        rows = np.arange(len(y))
+        p_true, conf = probs[rows, y], probs[rows, pred]
+        wrong = np.flatnonzero(pred != y)
+        wrong = wrong[np.argsort(-conf[wrong], kind="stable")]  # secondary key first: a stable sort keeps it
+        names = self.spec.class_names or [str(i) for i in range(self.spec.num_classes)]
+        out = []
+        for rank, i in enumerate(worst(p_true, wrong, n), 1):
+            name = input_name(split, i)
+            rec = {"rank": rank, "input": name}
+            text = text_of(split, i, name)
+            if text is not None:
+                rec["text"] = text
+            rec.update(true=names[y[i]], predicted=names[pred[i]], p_true=float(p_true[i]), confidence=float(conf[i]))
+            if self.spec.num_classes == 2:
+                rec["outcome"] = binary_outcome(int(y[i]), int(pred[i]))
+            out.append(rec)
+        return out
+
 
 class RegressionTask(_Predicts):
     name = "regression"
@@ -95,3 +122,25 @@ class RegressionTask(_Predicts):
     def predictions(self, outputs: torch.Tensor) -> dict[str, np.ndarray]:
         pred = (outputs.float() * self.std + self.mean).cpu().numpy()
         return {"prediction": pred[:, 0] if pred.shape[1] == 1 else pred}
+
+    def errors(self, model, split, n: int, device, batch_size: int = 256) -> list[dict]:
+        """The n samples with the largest absolute errors, in the target's units. Each: rank, input, [text],
+        true, predicted, error (predicted - true) and abs_error; with several outputs true, predicted and
+        error are lists and abs_error is their mean absolute error."""
+        out, y = collect_outputs(model, split, batch_size, device)
+        y = y.cpu().numpy().astype(np.float64).reshape(len(y), -1)
+        pred = (out.double() * self.std + self.mean).cpu().numpy().reshape(y.shape)
+        err = pred - y
+        abs_err = np.abs(err).mean(1)
+        one = y.shape[1] == 1
+        records = []
+        for rank, i in enumerate(worst(abs_err, np.arange(len(y)), n, descending=True), 1):
+            name = input_name(split, i)
+            rec = {"rank": rank, "input": name}
+            text = text_of(split, i, name)
+            if text is not None:
+                rec["text"] = text
+            value = (lambda a: float(a[0])) if one else (lambda a: [float(v) for v in a])
+            rec.update(true=value(y[i]), predicted=value(pred[i]), error=value(err[i]), abs_error=float(abs_err[i]))
+            records.append(rec)
+        return records

@@ -91,10 +91,16 @@ class GANRecipe(Recipe):
         return LoadedRun(run_dir, cfg, info, spec, gan, Generator(gan, spec, run_dir),
                          codec_for(info["preprocessing"]), device, self)
 
-    def evaluate(self, loaded, bundle, split: str) -> dict:
+    def evaluate(self, loaded, bundle, split: str, errors: int = 0) -> dict:
         from dlbench.recipes.gan.measure import evaluate_run
 
+        self.check_errors(loaded, errors)
         return evaluate_run(loaded, bundle, split)
+
+    def check_errors(self, loaded, errors: int) -> None:
+        if errors:
+            raise UserError(f"{loaded.path} is a GAN run: a generator makes samples, it has no mistakes to list",
+                            "drop --errors; evaluate reports the GAN's Fréchet distances")
 
     def check_predicts(self, loaded) -> None:
         raise UserError(f"{loaded.path} is a GAN run: it generates samples rather than predicting",
