@@ -14,6 +14,8 @@ class OptimConfig(Section):
     lr: float = Field(1e-3, gt=0)
     """Peak learning rate (after warmup)."""
     weight_decay: float = Field(0.0, ge=0)
+    """Penalty on the weights (AdamW: decoupled; SGD, Adam: L2 in the gradient); raise it (0.01-0.1) against
+    overfitting."""
     momentum: float = Field(0.9, ge=0, lt=1)
     """SGD only."""
     nesterov: bool = False
@@ -21,15 +23,19 @@ class OptimConfig(Section):
     betas: tuple[float, float] = (0.9, 0.999)
     """Adam/AdamW only."""
     eps: float = Field(1e-8, gt=0)
+    """Adam/AdamW: the term added to the denominator for numerical stability; rarely changed."""
     schedule: Literal["constant", "step", "cosine", "onecycle", "inverse_sqrt", "linear"] = "constant"
     """Learning-rate shape over training; warmup (if any) is applied first."""
     warmup_steps: int = Field(0, ge=0)
+    """Steps of linear warmup from 0 to lr before the schedule; helps Transformers and large batches."""
     step_size: int = Field(1000, gt=0)
     """`step` schedule: multiply the lr by `gamma` every `step_size` steps."""
     gamma: float = Field(0.1, gt=0, le=1)
+    """`step` schedule: the factor applied every `step_size` steps."""
     min_lr_ratio: float = Field(0.0, ge=0, le=1)
     """cosine/linear/onecycle: the final lr as a fraction of `lr`."""
     onecycle_pct_start: float = Field(0.3, gt=0, lt=1)
+    """onecycle: the fraction of training spent raising the lr to its peak."""
     grad_clip: float | None = Field(None, gt=0)
     """Clip the global gradient norm to this value; null disables."""
 
@@ -41,13 +47,15 @@ class OptimConfig(Section):
 
 
 class EarlyStopping(Section):
-    metric: str = "val.loss"
-    """A validation metric name as logged in metrics.jsonl (`val.accuracy`, `val.loss`, `val.r2`, ...)."""
+    metric: str | None = None
+    """A validation metric as logged in metrics.jsonl (`val.accuracy`, `val.loss`, `val.r2`, ...); null: the
+    family's selection metric for the data's task (accuracy for classifiers, loss for regressors, BLEU ...)."""
     patience: int = Field(5, ge=1)
     """Number of evaluations without improvement before stopping."""
     min_delta: float = Field(0.0, ge=0)
+    """Smallest change of the metric that counts as an improvement."""
     mode: Literal["auto", "min", "max"] = "auto"
-    """auto: minimize losses and errors (loss, mse, mae), maximize everything else."""
+    """auto: the direction the family declares for the metric (losses and errors down, accuracy, R², BLEU up)."""
 
 
 class TrainConfig(Section):
@@ -56,15 +64,19 @@ class TrainConfig(Section):
     Neither: epochs by the amount of training data (60 under 1,000 samples, 30 under 10,000, 10 under
     100,000, else 3), and early stopping ends the run sooner once validation stops improving."""
     epochs: float | None = Field(None, gt=0)
+    """Training length in passes over the training split (fractions allowed); give `steps` or `epochs`."""
     batch_size: int = Field(64, gt=0)
     """The global batch: samples per optimizer step over all ranks; with W processes each takes batch_size/W
     (shards differ by at most one sample when W does not divide it)."""
-    eval_every: int = Field(200, gt=0)
-    """Evaluate on the validation split every N steps (and at the end)."""
+    eval_every: int | None = Field(None, gt=0)
+    """Evaluate on the validation split every N steps (and at the end); null: about 20 evaluations per run
+    (at most every 500 steps), so early stopping and keep-best see enough of the run."""
     log_every: int = Field(50, gt=0)
     """Log the training loss every N steps: the only places the loop waits for the device."""
     checkpoint_every: int = Field(500, gt=0)
+    """Save a checkpoint (what --resume continues from) every N steps and at the end."""
     keep_checkpoints: int = Field(2, ge=1)
+    """How many of the newest checkpoints stay on disk."""
     seed: int = 0
     """Seeds model init, dropout and batch order (the data split has its own `data.seed`)."""
     device: str = "auto"
@@ -72,7 +84,11 @@ class TrainConfig(Section):
     precision: Literal["fp32", "bf16"] = "fp32"
     """bf16 runs forward/backward under torch.autocast; weights and optimizer stay fp32."""
     label_smoothing: float = Field(0.0, ge=0, lt=1)
-    early_stopping: EarlyStopping | None = None
+    """Classification: move this much of the target probability to the other classes (0.1 is common); a mild
+    regularizer."""
+    early_stopping: EarlyStopping | None = EarlyStopping()
+    """On by default: stop after `patience` evaluations without improvement (and keep the best weights);
+    `early_stopping: null` trains for the whole length."""
     keep_best: bool = True
     """Final weights are those of the best validation evaluation (by early_stopping.metric or the task's metric)."""
     num_workers: int = Field(2, ge=0)

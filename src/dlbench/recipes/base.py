@@ -70,7 +70,7 @@ class Recipe:
     def check_config(self, cfg) -> None:
         """Problems a config of this family has regardless of data (raise UserError)."""
         es = cfg.train.early_stopping
-        if es is not None:
+        if es is not None and es.metric:
             self.direction(es.metric)  # a metric this family logs, before any data is read
 
     def run_task(self, spec) -> str:

@@ -58,6 +58,11 @@ def default_epochs(n_train: int) -> int:
     return 3
 
 
+def eval_cadence(train_cfg, steps: int) -> int:
+    """Steps between validation evaluations: train.eval_every, or about 20 evaluations per run."""
+    return train_cfg.eval_every or max(1, min(500, -(-steps // 20)))
+
+
 def total_steps(train_cfg, n_train: int, global_batch: int) -> int:
     """Optimizer steps of a run: train.steps, or train.epochs (default: `default_epochs`) over the data."""
     if train_cfg.steps is not None:
@@ -103,6 +108,7 @@ def fit(cfg, model, task, bundle, run, device, step_fn, *, selection: tuple[str,
     is_main = dist.is_main if dist else True
     global_batch = tc.batch_size
     steps = total_steps(tc, len(bundle.train), global_batch)
+    eval_every = eval_cadence(tc, steps)
     es = tc.early_stopping
     sel_metric, sel_mode = selection
     raw_model = model.module if hasattr(model, "module") else model
@@ -174,7 +180,7 @@ def fit(cfg, model, task, bundle, run, device, step_fn, *, selection: tuple[str,
                 loss_sum.zero_()
                 loss_count = 0
 
-            if step % tc.eval_every == 0 or step == steps:
+            if step % eval_every == 0 or step == steps:
                 metrics = evaluate(step)
                 rec = {"step": step, "kind": "eval", **{k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}}
                 evals.append(rec)
@@ -215,7 +221,7 @@ def fit(cfg, model, task, bundle, run, device, step_fn, *, selection: tuple[str,
                 raise Interrupted(f"interrupted at step {step}; checkpoint saved")
             if stop_reason:
                 break
-            if step % tc.eval_every == 0 or step % tc.checkpoint_every == 0:
+            if step % eval_every == 0 or step % tc.checkpoint_every == 0:
                 t_window = time.perf_counter()  # samples/s measures training steps, not evals or checkpoints
     if progress and is_main:
         progress.stop()

@@ -59,7 +59,7 @@ def run_record(cfg, bundle, device, t0: float, init_seconds: float, train_second
 def selection(recipe, cfg, task_name: str) -> tuple[str, str]:
     """(metric, "min" | "max") that picks the best weights: early stopping's metric, or the task's."""
     es = cfg.train.early_stopping
-    metric = es.metric if es else recipe.selection_metric(task_name)
+    metric = es.metric if es and es.metric else recipe.selection_metric(task_name)
     mode = es.mode if es and es.mode != "auto" else recipe.direction(metric, task_name)
     return metric, mode
 

@@ -20,7 +20,7 @@ def gan_cfg(model=None, **train):
     t = {"steps": 12, "batch_size": 32, "eval_every": 6, "log_every": 3, "checkpoint_every": 4, "threads": 1,
          "eval_train_samples": 100}
     t.update(train)
-    m = {"name": "gan", "width": 16, "latent_dim": 8, "eval_samples": 64, "d_steps": 2, "ema": 0.9}
+    m = {"name": "gan", "width": 16, "latent_dim": 8, "eval_samples": 64, "d_steps": 2, "ema": 0.9, "conditional": False}
     m.update(model or {})
     return {"data": {"kind": "diabetes"}, "model": m, "train": t, "name": "tiny-gan"}
 
@@ -37,7 +37,7 @@ def test_losses():
 
 @pytest.mark.parametrize("d_steps", [1, 3])
 def test_alternation_and_ratio(d_steps):
-    mc = GANConfig(width=8, latent_dim=4, d_steps=d_steps)
+    mc = GANConfig(width=8, latent_dim=4, d_steps=d_steps, conditional=False)
     gan = build_model(mc, DataSpec("regression", (5,)))
     G, D = gan.generator, gan.discriminator
     opt_g, opt_d = torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters())

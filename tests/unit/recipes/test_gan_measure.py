@@ -40,7 +40,7 @@ def test_affine_units_for_tabular_preprocessing():
 
 def test_measure_in_data_space_without_a_classifier():
     spec = DataSpec("regression", (4,))
-    gan = build_model(GANConfig(width=8, latent_dim=3), spec)
+    gan = build_model(GANConfig(width=8, latent_dim=3, conditional=False), spec)
     real = Split(torch.randn(50, 4), torch.randn(50))
     m, fake = measure(gan, Reference(None, torch.device("cpu")), real, 40, floor=Split(torch.randn(60, 4), None),
                       spec=spec)

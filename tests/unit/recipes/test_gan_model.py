@@ -29,7 +29,7 @@ def test_shapes(spec, conditional):
 
 
 def test_arch_auto_and_upsampling_plan():
-    assert type(build_model(GANConfig(width=8), IMAGE).generator).__name__ == "ConvGenerator"
+    assert type(build_model(GANConfig(width=8, conditional=False), IMAGE).generator).__name__ == "ConvGenerator"
     assert type(build_model(GANConfig(width=8), TABLE).generator).__name__ == "MLPGenerator"
     assert type(build_model(GANConfig(width=8, arch="mlp"), IMAGE).generator).__name__ == "MLPGenerator"
     assert (upsamplings((8, 8)), upsamplings((28, 28)), upsamplings((40,)), upsamplings((27,))) == (1, 2, 3, 0)
@@ -39,12 +39,12 @@ def test_spectral_norm_parametrizes_every_discriminator_layer():
     d = build_model(GANConfig(width=8, spectral_norm=True, conditional=True), IMAGE).discriminator
     weighted = [m for m in d.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.Embedding))]
     assert weighted and all(hasattr(m, "parametrizations") for m in weighted)
-    plain = build_model(GANConfig(width=8), IMAGE).discriminator
+    plain = build_model(GANConfig(width=8, conditional=False), IMAGE).discriminator
     assert not any(hasattr(m, "parametrizations") for m in plain.modules())
 
 
 def test_tanh_output_lies_in_the_data_range():
-    gan = build_model(GANConfig(width=8), IMAGE)
+    gan = build_model(GANConfig(width=8, conditional=False), IMAGE)
     gan.set_data_range(0.0, 1.0)
     x = gan.sample(64, generator=torch.Generator().manual_seed(0))
     assert x.min() >= 0 and x.max() <= 1

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from dlbench.config.sections import OptimConfig
+from dlbench.config.sections import EarlyStopping, OptimConfig
 from dlbench.data.loaders import TrainBatches
 from dlbench.data.registry import build_data
 from dlbench.errors import UserError
@@ -37,12 +37,14 @@ from dlbench.recipes.gan.plots import save_samples_png
 from dlbench.training import checkpoint as ckpt
 from dlbench.training.device import pick_device, synchronize
 from dlbench.training.keep_best import KeepBest
-from dlbench.training.loop import Diverged, Interrupted, stop_signals, total_steps
+from dlbench.training.loop import Diverged, Interrupted, eval_cadence, stop_signals, total_steps
 from dlbench.training.seeding import seed_everything
 from dlbench.training.step import TrainStep
 from dlbench.training.supervised import check_fits, run_record
 
 log = logging.getLogger(__name__)
+GAN_EPOCHS_FACTOR = 4
+"""Without train.steps or train.epochs a GAN trains 4x the default epochs of a classifier on the same data."""
 D_WINS = 0.99
 """D 'wins completely' when it is right about at least this fraction of held-out real and of generated samples."""
 
@@ -108,7 +110,7 @@ def check_gan_config(cfg) -> None:
         problems.append("optim.* does not apply to GAN runs (set model.g_lr, model.d_lr and model.betas)")
     if tc.precision != "fp32":
         problems.append("train.precision: GAN training runs in fp32 only")
-    if tc.early_stopping is not None:
+    if tc.early_stopping not in (None, EarlyStopping()):  # the default is on for supervised runs; a GAN ignores it
         problems.append("train.early_stopping does not apply to GAN runs (train.keep_best keeps the lowest-FD generator)")
     if tc.label_smoothing:
         problems.append("train.label_smoothing does not apply to GAN runs")
@@ -148,8 +150,11 @@ def fit_gan(cfg, gan, bundle, ref, run, device, *, resume=False, progress=None, 
     """Train `gan` on bundle.train; measure it on bundle.val; write metrics, sample grids and checkpoints to `run`."""
     mc, tc = cfg.model, cfg.train
     steps = total_steps(tc, len(bundle.train), tc.batch_size)
-    if tc.steps is None and tc.epochs is not None:  # an epoch is counted in real batches, d_steps of them per step
+    if tc.steps is None:  # an epoch is counted in real batches, d_steps of them per step
+        if tc.epochs is None:  # the default length: a generator needs several times a classifier's passes
+            steps *= GAN_EPOCHS_FACTOR
         steps = max(1, math.ceil(steps / mc.d_steps))
+    eval_every = eval_cadence(tc, steps)
     step_fn = gan_step(cfg, gan, device)
     opt_g, opt_d = step_fn.optimizer
     state = {"step": 0, "position": None, "d_updates": 0, "best": None, "best_step": None, "best_sha256": None,
@@ -232,7 +237,7 @@ def fit_gan(cfg, gan, bundle, ref, run, device, *, resume=False, progress=None, 
                 sums.zero_()
                 count = 0
 
-            if step % tc.eval_every == 0 or final:
+            if step % eval_every == 0 or final:
                 metrics = evaluate(step)
                 rec = {"step": step, "kind": "eval", **metrics}
                 evals.append(rec)
@@ -272,7 +277,7 @@ def fit_gan(cfg, gan, bundle, ref, run, device, *, resume=False, progress=None, 
                 raise Interrupted(f"interrupted at step {step}; checkpoint saved")
             if stop_reason:
                 break
-            if step % tc.eval_every == 0:
+            if step % eval_every == 0:
                 t_window = time.perf_counter()
     if progress:
         progress.stop()

@@ -25,20 +25,26 @@ class ReferenceConfig(Section):
     """The classifier dlbench trains on the training split; the Fréchet distance and the conditional
     accuracy are measured with it. It is a dlbench run of its own, in RUN/classifier/."""
     steps: int = Field(600, gt=0)
+    """Its training steps."""
     lr: float = Field(3e-3, gt=0)
+    """Its learning rate."""
     batch_size: int = Field(64, gt=0)
+    """Its batch size."""
     features: int = Field(64, gt=0)
     """Width of its last hidden layer: the feature space of the Fréchet distance."""
 
 
 class GANConfig(Section):
     name: Literal["gan"] = "gan"
+    """The family: a generative adversarial network that learns to generate samples like the training data (images,
+    signals or table rows)."""
     arch: Literal["auto", "conv", "mlp"] = "auto"
     """auto: conv for [C, T] signals and [C, H, W] images, mlp for flat features (tables)."""
     latent_dim: int = Field(64, gt=0)
     """Size of the noise vector z ~ N(0, I) the generator maps to a sample."""
-    conditional: bool = False
-    """Generate a requested class: a label embedding in G, a projection discriminator. Needs class labels."""
+    conditional: bool | None = None
+    """Generate a requested class: a label embedding in G, a projection discriminator. Needs class labels;
+    null: conditional when the data has class labels (at most MAX_CONDITIONAL_CLASSES of them)."""
     width: int = Field(64, gt=0)
     """conv: channels of G's last and D's first stage, doubled at each halving of resolution; mlp: hidden width."""
     depth: int = Field(2, ge=1)
@@ -59,17 +65,21 @@ class GANConfig(Section):
     d_steps: int = Field(1, ge=1)
     """Discriminator steps per generator step (each on a fresh real batch). train.steps counts generator steps."""
     g_lr: float = Field(2e-4, gt=0)
+    """Learning rate of the generator's Adam (optim.* does not apply to GANs)."""
     d_lr: float = Field(2e-4, gt=0)
+    """Learning rate of the discriminator's Adam."""
     betas: tuple[float, float] = (0.5, 0.999)
     """Adam betas of both optimizers (DCGAN: beta1 = 0.5)."""
-    ema: float | None = Field(None, gt=0, lt=1)
-    """Decay of an exponential moving average of G's weights (e.g. 0.999); samples then come from the average."""
+    ema: float | None = Field(0.999, gt=0, lt=1)
+    """Decay of an exponential moving average of G's weights; samples come from the average, which is
+    steadier than the last G (Karras et al. 2018). null: no average."""
     # --- measuring the generator ---
     eval_samples: int = Field(1000, ge=10)
     """Generated samples per evaluation (compared with the whole held-out split)."""
     divergence_patience: int = Field(5, ge=1)
     """Stop when D separates held-out real from generated samples perfectly for this many evaluations in a row."""
     reference: ReferenceConfig = ReferenceConfig()
+    """The classifier that measures the generator (Fréchet distance, conditional accuracy)."""
 
 
 def _sn(module: nn.Module, on: bool) -> nn.Module:
@@ -250,9 +260,20 @@ class GAN(nn.Module):
         return out
 
 
+MAX_CONDITIONAL_CLASSES = 100
+
+
+def is_conditional(cfg: GANConfig, spec) -> bool:
+    """model.conditional, or (null) whether the data has class labels to condition on."""
+    if cfg.conditional is not None:
+        return cfg.conditional
+    return spec.task == "classification" and bool(spec.num_classes) and spec.num_classes <= MAX_CONDITIONAL_CLASSES
+
+
 def build_gan(cfg: GANConfig, spec) -> GAN:
     shape = tuple(spec.input_shape)
-    if cfg.conditional and (spec.task != "classification" or not spec.num_classes):
+    conditional = is_conditional(cfg, spec)
+    if conditional and (spec.task != "classification" or not spec.num_classes):
         raise UserError(f"model.conditional: true needs class labels, but this data is a {spec.task} set without classes",
                         "set model.conditional: false, or use a dataset with class labels")
     arch = cfg.arch if cfg.arch != "auto" else ("conv" if len(shape) in (2, 3) else "mlp")
@@ -260,7 +281,7 @@ def build_gan(cfg: GANConfig, spec) -> GAN:
         raise UserError(f"model.arch: conv needs [C, T] signals or [C, H, W] images, but the data gives {list(shape)}",
                         "use model.arch: mlp (or auto) for flat features")
     out_kind = cfg.output if cfg.output != "auto" else ("tanh" if len(shape) == 3 else "linear")
-    k = spec.num_classes if cfg.conditional else None
+    k = spec.num_classes if conditional else None
     if arch == "conv":
         g, d = ConvGenerator(shape, cfg, k, out_kind), ConvDiscriminator(shape, cfg, k)
     else:
