@@ -20,6 +20,7 @@ from dlbench.run.files import disk_error
 from dlbench.run.rundir import TEST_ACCESS, RunDir, has_run, is_unused
 from dlbench.tracking import Trackers
 from dlbench.training import supervised
+from dlbench.training.loop import Interrupted
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +85,7 @@ def train(config, overrides: list[str] | None = None, run_dir: str | Path | None
             resume = False
     if resume:
         run = RunDir(run_dir)
-        saved = load_config(run.config_path)
-        cfg = _as_config(config, overrides) if config is not None else saved
-        _check_resume_compatible(saved, cfg, run.path)
+        cfg = resume_config(run.path, config, overrides)
         if dist:
             dist.check_same_config(dump_config(cfg))
         if is_main:
@@ -106,6 +105,9 @@ def train(config, overrides: list[str] | None = None, run_dir: str | Path | None
     try:
         result = recipe.train(cfg, run, resume=resume, quiet=quiet, observer=observer, dist=dist,
                               evaluate_test=evaluate_test)
+    except Interrupted as e:
+        e.run_dir = run.path  # the CLI prints the exact command that resumes it
+        raise
     except supervised.DoesNotFit as e:
         fit = [n for n, r in RECIPES.items() if r.fits(e.spec) is None]
         raise UserError(str(e), f"families that fit it: {', '.join(fit) or 'none'}") from None
@@ -121,23 +123,52 @@ def train(config, overrides: list[str] | None = None, run_dir: str | Path | None
     return RunResult(run.path, result)
 
 
+def resume_config(run_dir: str | Path, config=None, overrides: list[str] | None = None) -> Config:
+    """The config a resumed run continues with: the run's own config.yaml is the source of truth.
+
+    CONFIG may be left out (`dlbench train --run-dir RUN --resume`). `-o` applies on top of config.yaml and
+    may change only the training length and cadences (RESUME_MAY_CHANGE), e.g. `-o train.steps=8000` to
+    train longer. A CONFIG that is given is only checked to describe the same model and data: the `-o`
+    options the run was started with are in config.yaml, so they need not (and cannot) be repeated.
+    """
+    path = Path(run_dir)
+    saved = load_config(path / "config.yaml")
+    cfg = load_config(path / "config.yaml", list(overrides or [])) if overrides else saved
+    _check_resume_compatible(saved, cfg, path)
+    if config is not None:
+        given = _as_config(config, [])
+        a, b = _flat(saved.model_dump(mode="json")), _flat(given.model_dump(mode="json"))
+        same = ("model.name", "data.kind")
+        if any(a.get(k) != b.get(k) for k in same):
+            what = ", ".join(f"{k} is {a.get(k)}, not {b.get(k)}" for k in same if a.get(k) != b.get(k))
+            raise UserError(f"{path} is not a run of that config: its {what}",
+                            f"leave the config out to continue it: dlbench train --run-dir {path} --resume")
+        diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k != "name")
+        if diff:
+            log.warning("%s continues with its own config.yaml, which differs from the given config in %s%s "
+                        "(the options it was started with); the config can be left out when resuming",
+                        path, ", ".join(diff[:5]), "..." if len(diff) > 5 else "")
+    return cfg
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        out.update(_flat(v, key + ".") if isinstance(v, dict) else {key: v})
+    return out
+
+
 RESUME_MAY_CHANGE = {"train.steps", "train.epochs", "train.eval_every", "train.log_every", "train.checkpoint_every",
                      "train.keep_checkpoints", "train.device", "train.threads", "train.num_workers"}
 
 
 def _check_resume_compatible(saved: Config, new: Config, path: Path) -> None:
-    def flat(d, prefix=""):
-        out = {}
-        for k, v in d.items():
-            key = f"{prefix}{k}"
-            out.update(flat(v, key + ".") if isinstance(v, dict) else {key: v})
-        return out
-
-    a, b = flat(saved.model_dump(mode="json")), flat(new.model_dump(mode="json"))
+    a, b = _flat(saved.model_dump(mode="json")), _flat(new.model_dump(mode="json"))
     diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in RESUME_MAY_CHANGE and k != "name")
     if diff:
-        raise UserError(f"{path}: the config differs from the run's config.yaml in {', '.join(diff[:5])}",
-                        "resume with the same config (only train.steps/epochs and cadences may change)")
+        raise UserError(f"{path}: -o may not change {', '.join(diff[:5])} of a run being resumed",
+                        "only train.steps/epochs and cadences may change; start a new run for other values")
 
 
 def evaluate(run_dir: str | Path, split: str = "val", device: str | None = None, errors: int = 0) -> dict:

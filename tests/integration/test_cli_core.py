@@ -1,7 +1,6 @@
 """End-to-end CLI runs on tiny configs: train, evaluate, predict, configs, resume."""
 import json
 import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -125,6 +124,30 @@ def test_resume_continues_and_extends(run_cli, write_yaml, tmp_path):
     assert [e["step"] for e in evals if e["kind"] == "eval"] == [20, 40]
     code, _, err = run_cli("train", p, "--run-dir", run, "--resume", "-o", "optim.lr=1.0", "-q")
     assert code == 2 and "optim.lr" in err
+
+
+def test_resume_needs_only_the_run_directory(run_cli, write_yaml, tmp_path):
+    run = tmp_path / "r"
+    assert run_cli("train", write_yaml(tiny(steps=20)), "--run-dir", run, "-q", "-o", "optim.lr=5e-3")[0] == 0
+    code, out, err = run_cli("train", "--run-dir", run, "--resume", "-o", "train.steps=40")  # no config
+    assert code == 0, err
+    evals = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in evals if e["kind"] == "eval"] == [20, 40]
+    assert yaml.safe_load((run / "config.yaml").read_text())["optim"]["lr"] == 5e-3  # its own -o options kept
+    assert "kept the weights of step" in out
+    code, _, err = run_cli("train", "--resume", run, "-o", "train.steps=60", "-q")  # the run in CONFIG's place
+    assert code == 0, err
+    other = write_yaml(tiny("diabetes", "mlp"))
+    code, _, err = run_cli("train", other, "--run-dir", run, "--resume", "-q")
+    assert code == 2 and "not a run of that config" in err
+
+
+def test_the_summary_says_which_step_was_kept(run_cli, write_yaml, tmp_path):
+    run = tmp_path / "r"
+    code, out, err = run_cli("train", write_yaml(tiny(steps=40)), "--run-dir", run)
+    assert code == 0, err
+    best = json.loads((run / "result.json").read_text())["best"]
+    assert f"kept the weights of step {best['step']}" in " ".join(out.split())
 
 
 def test_console_script_and_public_api():

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 
-import pytest
 import yaml
 
 from dlbench.errors import UserError

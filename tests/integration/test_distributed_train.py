@@ -6,7 +6,6 @@ import time
 import psutil
 import pytest
 import torch
-import yaml
 from safetensors.torch import load_file
 
 import dlbench

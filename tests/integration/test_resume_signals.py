@@ -67,6 +67,7 @@ def test_sigterm_writes_a_checkpoint_before_exiting(tmp_path):
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130 and "checkpoint saved" in err and "Traceback" not in err
+    assert f"continue with: dlbench train --run-dir {run} --resume" in " ".join(err.split())  # the exact command
     ckpts = list((run / "checkpoints").glob("step-*.json"))
     assert len(ckpts) == 1 and json.loads(ckpts[0].read_text())["step"] > 0
 

@@ -6,15 +6,20 @@ The listing reads YAML comments only, so `dlbench configs` starts without torch;
 from __future__ import annotations
 
 import shutil
+import textwrap
 from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dlbench.cli.console import err, out
 from dlbench.cli.parsing import Group
 from dlbench.errors import UserError
+
+WIDE_TABLES = 110
+"""Terminal columns from which `configs keys` prints tables; narrower (or piped) output lists each key."""
 
 app = typer.Typer(cls=Group, add_completion=False, help="List, show and copy the shipped configs.")
 
@@ -55,18 +60,39 @@ def configs_show(name: str = typer.Argument(..., help="A shipped config name or 
 
 
 @app.command("keys")
-def configs_keys(section: Optional[str] = typer.Argument(None, help="data, model, optim or train")):
-    """Every config key with its type, default and meaning."""
-    from dlbench.schema.reference import reference
+def configs_keys(section: Optional[str] = typer.Argument(
+                     None, help="data, model, optim, train, tracking or name; or a data kind / model family"),
+                 name: Optional[str] = typer.Argument(None, help="After data: a data kind; after model: a family")):
+    """Every config key with its type, default and meaning: a table per data kind and per model family.
 
-    if section not in (None, "data", "model", "optim", "train"):
-        raise UserError(f"unknown section '{section}'", "use data, model, optim or train")
-    t = Table(title="config keys (YAML holds only what differs from these defaults)")
-    for c in ("key", "type", "default", "meaning"):
-        t.add_column(c, overflow="fold")
-    for row in reference(section):
-        t.add_row(*row)
-    out.print(t)
+    dlbench configs keys model cnn    # the keys of one family;  dlbench configs keys data csv: one data kind"""
+    from dlbench.schema.reference import groups
+
+    selected = groups(section, name)
+    wide = out.width >= WIDE_TABLES
+    for i, g in enumerate(selected):
+        if i:
+            out.print()
+        title = f"[bold]{escape(g.title)}[/bold]" + (f" — {escape(g.about)}" if g.about else "")
+        if wide:
+            t = Table(title=title, title_justify="left")
+            t.add_column("key", no_wrap=True)
+            t.add_column("type", overflow="fold", max_width=24)
+            t.add_column("default", overflow="fold", max_width=24)
+            t.add_column("meaning", overflow="fold", ratio=1)
+            for row in g.rows:
+                t.add_row(*map(escape, row))
+            out.print(t)
+            continue
+        out.print(title)  # narrow (or piped): key, type and default on a line, the meaning indented under it
+        for key, typ, default, meaning in g.rows:
+            value = " (required)" if default == "(required)" else f" = {escape(default)}"
+            out.print(f"  [bold]{escape(key)}[/bold]: {escape(typ)}{value}", soft_wrap=True)
+            out.print(textwrap.fill(meaning, width=max(40, out.width - 1), initial_indent=" " * 6,
+                                    subsequent_indent=" " * 6), markup=False, highlight=False, soft_wrap=True)
+    if section is None:
+        out.print("A YAML config holds only what differs from these defaults; "
+                  "`dlbench configs keys model cnn` shows one family, `dlbench configs keys data csv` one data kind.")
 
 
 @app.command("copy")

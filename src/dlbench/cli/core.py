@@ -5,6 +5,7 @@ torch loads only when a command runs: the library is imported inside each comman
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Optional
@@ -14,12 +15,19 @@ from rich.table import Table
 
 from dlbench.cli.console import err, out
 from dlbench.cli.options import override_option
+from dlbench.cli.parsing import click_exceptions
+from dlbench.errors import UserError
+
+MissingParameter = click_exceptions.MissingParameter
 
 
-def train(config: str = typer.Argument(..., help="A config YAML, or the name of a shipped config"),
+def train(ctx: typer.Context,
+          config: Optional[str] = typer.Argument(None, help="A config YAML, or the name of a shipped config "
+                                                 "(left out with --resume: the run's config.yaml is used)"),
           override: Optional[list[str]] = override_option(),
           run_dir: Optional[str] = typer.Option(None, "--run-dir", help="Where the run goes (must not exist, unless --resume)"),
-          resume: bool = typer.Option(False, "--resume", help="Continue the run in --run-dir from its newest valid checkpoint"),
+          resume: bool = typer.Option(False, "--resume", help="Continue the run in --run-dir from its newest valid "
+                                      "checkpoint, with its own config.yaml (-o may change train.steps/epochs)"),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar"),
           nproc_per_node: Optional[int] = typer.Option(None, "--nproc-per-node", help="Processes per node (torchrun)"),
           nnodes: Optional[str] = typer.Option(None, "--nnodes", help="Number of nodes (torchrun)"),
@@ -27,34 +35,92 @@ def train(config: str = typer.Argument(..., help="A config YAML, or the name of 
           rdzv_endpoint: Optional[str] = typer.Option(None, "--rdzv-endpoint", help="host:port of the c10d rendezvous"),
           rdzv_id: Optional[str] = typer.Option(None, "--rdzv-id", help="Job id shared by all nodes"),
           dist_timeout: float = typer.Option(300.0, "--dist-timeout", help="Seconds before a hung or failed rank ends the job")):
-    """Train a model; validate while training; test once at the end."""
+    """Train a model; validate while training; test once at the end.
+
+    Continue an interrupted run with `dlbench train --run-dir RUN --resume` (or `dlbench train --resume RUN`)."""
+    overrides = list(override or [])
+    if resume and config is not None and run_dir in (None, config) and Path(config, "config.yaml").is_file():
+        config, run_dir = None, config  # `dlbench train --resume RUN`: the run directory in CONFIG's place
+    if config is None and not resume:
+        param = next(p for p in ctx.command.params if p.name == "config")
+        raise MissingParameter(ctx=ctx, param=param)
     if nproc_per_node or nnodes:
-        from dlbench.launch.torchrun import launch_distributed
+        from dlbench.launch.torchrun import run_distributed
 
-        code = launch_distributed(config, list(override or []), run_dir, resume, quiet, nproc_per_node or 1,
-                                  nnodes or "1", node_rank, rdzv_endpoint, rdzv_id, dist_timeout)
-        sys.exit(code)
+        if resume and run_dir is not None and Path(run_dir, "config.yaml").is_file():
+            from dlbench.api import resume_config
+
+            resume_config(run_dir, config, overrides)  # checked once here, before any rank starts
+            config = str(Path(run_dir, "config.yaml"))  # every rank continues with the run's own config
+        elif config is None:
+            raise UserError("--resume needs --run-dir naming the run to continue")
+        done = run_distributed(config, overrides, run_dir, resume, quiet, nproc_per_node or 1, nnodes or "1",
+                               node_rank, rdzv_endpoint, rdzv_id, dist_timeout)
+        result = done.run_dir / "result.json"
+        if done.code == 0 and result.is_file():  # the node that ran rank 0: the same summary as one process
+            _summary(done.run_dir, json.loads(result.read_text()))
+        elif done.code == 0:
+            out.print(f"done; rank 0 ran on another node and wrote {result} there")
+        sys.exit(done.code)
     from dlbench.api import train as train_fn
+    from dlbench.training.loop import Interrupted
 
-    res = train_fn(config, list(override or []), run_dir=run_dir, resume=resume, quiet=quiet)
+    try:
+        res = train_fn(config, overrides, run_dir=run_dir, resume=resume, quiet=quiet)
+    except Interrupted as e:
+        path = getattr(e, "run_dir", None) or run_dir
+        if path is not None:
+            e.resume_command = f"dlbench train --run-dir {shlex.quote(str(path))} --resume"
+        raise
     _summary(res.run_dir, res.result)
 
 
 def _summary(run_dir: Path, r: dict) -> None:
+    """The end of every training, one process or many: val and test metrics, the kept weights, the diagnosis."""
     t = Table(title=f"{r['name']}  ({r['model']}, {r['task']})  ->  {run_dir}")
     t.add_column("metric")
     t.add_column("validation", justify="right")
     t.add_column("test", justify="right")
+    test = r.get("test") or {}
     for k, v in r["val"].items():
         if isinstance(v, (int, float)):
-            tv = r["test"].get(k)
+            tv = test.get(k)
             t.add_row(k, f"{v:.4f}", f"{tv:.4f}" if isinstance(tv, (int, float)) else "")
     out.print(t)
+    kept = _kept(run_dir, r)
+    if kept:
+        out.print(kept)
     d = r["diagnosis"]
     out.print(f"[bold]diagnosis:[/bold] {d['verdict']} - {d['reason']}")
     tm = r["timing"]
-    out.print(f"steps {r['training']['steps']}, train {tm['train_seconds']:.1f}s "
-              f"(eval {tm['eval_seconds']:.1f}s), {r['training']['samples_per_second']:.0f} samples/s")
+    tr = r["training"]
+    world = tr.get("world_size") or 1
+    on = f" on {world} processes" if world > 1 else ""
+    out.print(f"steps {tr['steps']}{on}, train {tm['train_seconds']:.1f}s "
+              f"(eval {tm['eval_seconds']:.1f}s), {tr['samples_per_second']:.0f} samples/s")
+
+
+def _kept(run_dir: Path, r: dict) -> str | None:
+    """Which step's weights the model is: "kept the weights of step 600 (best val.accuracy 1, val.loss 0.0004)"."""
+    best = r.get("best") or {}
+    step, metric, value = best.get("step"), best.get("metric"), best.get("value")
+    if step is None:
+        return None
+    parts = [f"best {metric} {value:.4g}"] if metric and isinstance(value, (int, float)) else []
+    at = {}  # the kept step's evaluation, for its loss (the tie-breaker of an equal metric)
+    try:
+        for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines():
+            rec = json.loads(line)
+            if rec.get("kind") == "eval" and rec.get("step") == step:
+                at = rec
+    except (OSError, ValueError):
+        pass
+    loss = at.get("val.loss")
+    if isinstance(loss, (int, float)) and metric != "val.loss":
+        parts.append(f"val.loss {loss:.4g}")
+    steps = r.get("training", {}).get("steps")
+    last = f" of {steps}" if isinstance(steps, int) and steps != step else ""
+    return f"kept the weights of step {step}{last}" + (f" ({', '.join(parts)})" if parts else "")
 
 
 def evaluate(run_dir: str = typer.Argument(..., help="A finished run directory"),

@@ -37,7 +37,9 @@ def exit_code(e: BaseException) -> int:
     from dlbench.training.loop import Diverged, Interrupted
 
     if isinstance(e, Interrupted):
-        err.print(f"{e}; continue with: dlbench train ... --run-dir DIR --resume")
+        # the train command attaches the exact command (cli/core.py); the run's config.yaml holds its -o options
+        command = getattr(e, "resume_command", None) or "dlbench train --run-dir RUN --resume"
+        err.print(f"{escape(str(e))}; continue with: {escape(command)}", highlight=False, soft_wrap=True)
         return 130
     if isinstance(e, Diverged):
         err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)

@@ -4,6 +4,8 @@ torch (and optuna) load only when a command runs: the library is imported inside
 """
 from __future__ import annotations
 
+import datetime
+import time
 from typing import Optional
 
 import typer
@@ -14,6 +16,7 @@ from rich.table import Table
 from dlbench.cli.console import err
 from dlbench.cli.options import override_option
 from dlbench.cli.parsing import RunByDefault
+from dlbench.progress import emit, fmt_duration, line_mode
 
 out = Console(soft_wrap=True, highlight=False)  # summary lines stay whole lines (grep-able)
 
@@ -23,34 +26,79 @@ app = typer.Typer(cls=RunByDefault, no_args_is_help=True, add_completion=False,
 
 
 class TuneProgress:
-    """Trials done of the study's budget, with the best validation value so far (all workers, all machines)."""
+    """Trials done of the study's budget, with the best validation value so far (all workers, all machines).
 
-    def __init__(self, total: int, metric: str | None = None):
+    On a terminal a live bar; anywhere else (CI, Slurm, `> log`) one plain line per finished trial: its number,
+    state and value, the best so far, trials done and elapsed time."""
+
+    def __init__(self, total: int, metric: str | None = None, con: Console | None = None):
         self.total = total
-        self._p = Progress(TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                           TimeElapsedColumn(), console=err, auto_refresh=False)
+        self.con = con or err
+        self.lines = line_mode(self.con)
+        self._p = None if self.lines else Progress(
+            TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(), console=self.con, auto_refresh=False)
         self._task = None
+        self._started = False
+        self._seen: set[int] = set()
+        self._t0 = time.monotonic()
+        self._since = datetime.datetime.now()  # Optuna's trial times are naive local times too
 
     def __call__(self, ctx) -> None:
         from dlbench.tune.study import budget_used
 
-        if self._task is None:
-            self._p.start()
-            self._task = self._p.add_task("trials", total=min(self.total, ctx.budget), info="")
         trials = ctx.trials()
         done = [t for t in trials if t.state.is_finished()]
         counted = budget_used(ctx, done)
-        best = next(iter(sorted((t.value for t in done if t.state.name == "COMPLETE"),
-                                reverse=ctx.direction == "maximize")), None)
+        budget = min(self.total, ctx.budget)
+        best = _best(done, ctx.direction)
+        if self.lines:
+            self._print_finished(ctx, done, counted, budget)
+            return
+        if self._task is None:
+            self._p.start()
+            self._task = self._p.add_task("trials", total=budget, info="")
         n = lambda s: sum(1 for t in trials if t.state.name == s)  # noqa: E731
-        info = (f"best {ctx.metric} {best:.4f}" if best is not None else "no trial completed yet") + \
+        info = (f"best {ctx.metric} {best.value:.4f}" if best is not None else "no trial completed yet") + \
             f"  pruned {n('PRUNED')}  running {n('RUNNING')}" + (f"  failed {n('FAIL')}" if n("FAIL") else "")
         self._p.update(self._task, completed=counted, info=info)
         self._p.refresh()
 
+    def _print_finished(self, ctx, done, counted: int, budget: int) -> None:
+        if not self._started:  # run_study calls once before the first trial of this start
+            self._started = True
+            # a resumed or joined study: trials finished before this command started are not news
+            self._seen = {t.number for t in done if t.datetime_complete is not None and t.datetime_complete < self._since}
+            before = f", {len(self._seen)} finished before this start" if self._seen else ""
+            emit(self.con, f"study {ctx.spec.study}: {budget} trials, selecting by {ctx.metric} ({ctx.direction}), "
+                           f"{ctx.spec.n_jobs} worker(s) here{before}; a line per finished trial")
+        for t in sorted((t for t in done if t.number not in self._seen), key=lambda t: t.number):
+            self._seen.add(t.number)
+            before = [u for u in done if u.number in self._seen]  # best so far includes this trial
+            best = _best(before, ctx.direction)
+            if t.state.name == "COMPLETE":
+                what = f"{ctx.metric} {t.value:.4f}"
+            elif t.state.name == "PRUNED":
+                last = t.last_step
+                what = f"pruned at step {last}" if last is not None else "pruned"
+            else:
+                err_text = t.user_attrs.get("dlbench.error")
+                what = "failed" + (f": {err_text.splitlines()[0][:120]}" if err_text else " (worker lost; retried)")
+            best_text = f"best {best.value:.4f} (trial {best.number})" if best is not None else "best -"
+            emit(self.con, f"trial {t.number} {what}  {best_text}  {counted}/{budget} done  "
+                           f"elapsed {fmt_duration(time.monotonic() - self._t0)}")
+
     def stop(self):
         if self._task is not None:  # a bar never started would still print a blank line
             self._p.stop()
+
+
+def _best(done, direction: str):
+    complete = [t for t in done if t.state.name == "COMPLETE" and t.value is not None]
+    if not complete:
+        return None
+    pick = max if direction == "maximize" else min
+    return pick(complete, key=lambda t: t.value)
 
 
 @app.command("run")

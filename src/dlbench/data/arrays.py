@@ -17,6 +17,7 @@ class NpzData(SplitOptions):
     kind: Literal["npz"] = "npz"
     """An .npz file with arrays x [N, ...] and y [N] (or [N, k] for multi-output regression)."""
     path: str
+    """The .npz file (numpy.savez) holding arrays x and y; relative paths are from the working directory."""
     task: Literal["auto", "classification", "regression"] = "auto"
     """auto: classification when y holds integers."""
     standardize: bool = True

@@ -56,6 +56,8 @@ class Mnist1dData(SplitOptions):
     """MNIST-1D (Greydanus 2020), generated with mnist1d.data.make_dataset: 40-sample 1-D signals, 10 classes.
     Its own train/test split is kept as the test split; validation is carved from its train part."""
     num_samples: int = Field(5000, ge=20)
+    """Signals generated in all, before mnist1d's own train/test split; more samples make a harder-to-overfit, slower
+    dataset."""
     train_split: float = Field(0.8, gt=0, lt=1)
     """mnist1d's own train fraction; the rest is the test split."""
     generator_seed: int = 42

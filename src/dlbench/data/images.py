@@ -25,6 +25,8 @@ class ImageFolderData(SplitOptions):
     kind: Literal["image-folder"] = "image-folder"
     """A folder with one sub-folder per class holding PNG/JPEG images."""
     path: str
+    """The folder: PATH/CLASS/*.png|jpg, one sub-folder per class (its name is the label); relative paths are from the
+    working directory."""
     size: tuple[int, int] | None = None
     """Height and width every image is resized to; null: the images' median size, scaled down to at most
     MAX_SIDE pixels on the longer side (a CPU-sized budget keeps what small CNNs can use)."""

@@ -16,6 +16,7 @@ class SklearnTableData(SplitOptions):
     """A table bundled with scikit-learn: wine (178 x 13, 3 cultivars), breast_cancer (569 x 30, 2 classes)
     or iris (150 x 4, 3 species). Features are standardized with training-split statistics."""
     dataset: Literal["wine", "breast_cancer", "iris"] = "wine"
+    """Which bundled table: wine, breast_cancer or iris."""
 
 
 def build_sklearn_table(cfg: SklearnTableData):

@@ -22,6 +22,8 @@ class CsvData(SplitOptions):
     kind: Literal["csv"] = "csv"
     """A CSV file with one row per sample and a target column."""
     path: str
+    """The CSV file: comma-separated, a header row naming the columns, one row per sample; relative paths are from the
+    working directory."""
     target: str
     """Name of the target column."""
     task: Literal["auto", "classification", "regression"] = "auto"
@@ -31,6 +33,8 @@ class CsvData(SplitOptions):
     impute: Literal["none", "mean", "median", "most_frequent", "drop"] = "none"
     """Missing feature values: none = refuse the file and say where they are; drop = drop those rows."""
     max_classes: int = Field(20, ge=2)
+    """task auto: an integer target with at most this many distinct values is a class label; more values make it a
+    regression target."""
 
 
 def read_csv(path: str | Path):

@@ -46,6 +46,7 @@ class TextSplit(Split):
 
 class TextOptions(Section):
     tokenizer: TokenizerOptions = TokenizerOptions()
+    """How texts become tokens (type, vocabulary size); the vocabulary is fitted on the training split only."""
     max_len: int = Field(128, ge=4)
     """Most tokens per sequence, <bos>/<eos> included; it sizes the model's position table. Longer training
     pairs are skipped (seq2seq) or truncated (classification), with a count in the log; at predict time a
@@ -70,16 +71,21 @@ class NumbersData(Seq2SeqOptions):
     """Number words translated between two languages (num2words), e.g. 'three hundred and forty-two' ->
     'trois cent quarante-deux'. Numbers in the test split never occur in training or validation."""
     source_lang: str = "en"
+    """Language of the source sentences (a num2words code: en, fr, de, ...)."""
     target_lang: str = "fr"
     """Any language num2words supports (en, fr, de, es, it, pt, nl, ...)."""
     low: int = Field(0, ge=0)
+    """Smallest number drawn."""
     high: int = Field(999_999, ge=0)
     """Numbers are drawn from [low, high], without repetition."""
     sampling: Literal["log", "uniform"] = "log"
     """log: every digit count is equally likely, so small numbers are learned too; uniform: every number."""
     train_size: int = Field(20_000, gt=0)
+    """Sentence pairs in the training split."""
     val_size: int = Field(500, gt=0)
+    """Sentence pairs in the validation split."""
     test_size: int = Field(1000, gt=0)
+    """Sentence pairs in the test split (numbers never seen in training)."""
     seed: int = 0
     """Seed of the drawn numbers and of their split."""
 
@@ -150,6 +156,7 @@ class ParallelTsvData(Seq2SeqOptions, SplitOptions):
     kind: Literal["parallel-tsv"] = "parallel-tsv"
     """A UTF-8 file of `source<TAB>target` lines (a parallel corpus)."""
     path: str
+    """The corpus file; relative paths are from the working directory."""
     dedupe: bool = True
     """Drop repeated (source, target) pairs before splitting, so no test pair is also a training pair."""
 
@@ -241,8 +248,11 @@ class TextCsvData(TextOptions, SplitOptions):
     kind: Literal["text-csv"] = "text-csv"
     """A CSV with one text and one label per row, for text classification."""
     path: str
+    """The CSV file, with a header row; relative paths are from the working directory."""
     text_column: str = "text"
+    """Column holding each row's text."""
     label_column: str = "label"
+    """Column holding each row's label (any strings: each distinct value is a class)."""
 
 
 def _column(frame, name: str, path: str, what: str):
@@ -278,10 +288,15 @@ class NumbersLanguageData(TextOptions, SplitOptions):
     """Built-in text classification, generated offline: which language a number is written in
     (num2words), e.g. 'quatre-vingt-dix' -> fr."""
     languages: list[str] = Field(default_factory=lambda: ["en", "fr", "de", "es", "it", "pt", "nl"], min_length=2)
+    """The classes: num2words codes of the languages the numbers are written in (at least two)."""
     size: int = Field(3000, ge=10)
+    """Examples generated in all (before the split), balanced over the languages."""
     low: int = Field(0, ge=0)
+    """Smallest number drawn."""
     high: int = Field(9999, ge=1)
+    """Largest number drawn."""
     tokenizer: TokenizerOptions = TokenizerOptions(type="char")
+    """How texts become tokens; characters by default (words of a language are told apart by their spelling)."""
 
     @field_validator("languages")
     @classmethod

@@ -34,6 +34,7 @@ class TokenizerOptions(Section):
     type: Literal["char", "word", "sentencepiece"] = "word"
     """char: one token per character; word: whitespace-separated words; sentencepiece: BPE/unigram pieces."""
     lowercase: bool = False
+    """Lowercase every text before tokenizing: a smaller vocabulary, at the cost of case distinctions."""
     min_freq: int = Field(1, ge=1)
     """char/word: tokens seen fewer times in the training split map to <unk>."""
     max_vocab: int | None = Field(None, gt=0)

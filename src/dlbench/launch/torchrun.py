@@ -16,11 +16,13 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import shlex
 import signal
 import socket
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from dlbench.errors import UserError
@@ -166,6 +168,14 @@ def prepare_run_dir(cfg, run_dir, resume: bool, multi_node: bool, node_rank: int
     return plan_run_dir(run_dir, cfg.name or "run")
 
 
+@dataclass
+class Launched:
+    """How a distributed training ended on this node: its exit code and the run directory every rank was given
+    (its result.json is there on the node that ran rank 0; the CLI prints the same summary as for one process)."""
+    code: int
+    run_dir: Path
+
+
 def launch_distributed(config, overrides: list[str], run_dir, resume: bool, quiet: bool, nproc_per_node: int,
                        nnodes: str = "1", node_rank: int | None = None, rdzv_endpoint: str | None = None,
                        rdzv_id: str | None = None, dist_timeout: float = 300.0, *, observer: str | None = None,
@@ -176,6 +186,34 @@ def launch_distributed(config, overrides: list[str], run_dir, resume: bool, quie
     observer: "module:factory" called on every rank as factory(dist=ctx, **json.loads(observer_args)) to
     build the training loop's observer (the benchmark clock); evaluate_test=False keeps the test split sealed.
     """
+    return run_distributed(config, overrides, run_dir, resume, quiet, nproc_per_node, nnodes, node_rank,
+                           rdzv_endpoint, rdzv_id, dist_timeout, observer=observer, observer_args=observer_args,
+                           evaluate_test=evaluate_test).code
+
+
+def resume_command(run: Path, nproc_per_node: int, nnodes: str, node_rank: int | None, rdzv_endpoint: str | None,
+                   rdzv_id: str | None, dist_timeout: float) -> str:
+    """The exact `dlbench train` line that continues this node's part of the job (config and -o are in RUN)."""
+    argv = ["dlbench", "train", "--run-dir", str(run), "--resume", "--nproc-per-node", str(nproc_per_node)]
+    if str(nnodes) != "1":
+        argv += ["--nnodes", str(nnodes)]
+    if node_rank is not None:
+        argv += ["--node-rank", str(node_rank)]
+    if rdzv_endpoint:
+        argv += ["--rdzv-endpoint", rdzv_endpoint]
+    if rdzv_id:
+        argv += ["--rdzv-id", rdzv_id]
+    if dist_timeout != 300.0:
+        argv += ["--dist-timeout", f"{dist_timeout:g}"]
+    return shlex.join(argv)
+
+
+def run_distributed(config, overrides: list[str], run_dir, resume: bool, quiet: bool, nproc_per_node: int,
+                    nnodes: str = "1", node_rank: int | None = None, rdzv_endpoint: str | None = None,
+                    rdzv_id: str | None = None, dist_timeout: float = 300.0, *, observer: str | None = None,
+                    observer_args: str | None = None, evaluate_test: bool = True) -> Launched:
+    """launch_distributed, returning the run directory with the exit code."""
+    given_endpoint = rdzv_endpoint
     from dlbench.schema import load_config
     from dlbench.training.distributed import check_world
 
@@ -210,7 +248,8 @@ def launch_distributed(config, overrides: list[str], run_dir, resume: bool, quie
     if cfg.train.device in ("auto", "cpu") and "OMP_NUM_THREADS" not in os.environ:
         # torchrun would set 1; share this node's cores instead (train.threads still wins when set)
         os.environ["OMP_NUM_THREADS"] = str(max(1, usable_cpus() // nproc_per_node))
-    return _run_torchrun(argv, run, quiet)
+    again = resume_command(run, nproc_per_node, nnodes, node_rank, given_endpoint, rdzv_id, dist_timeout)
+    return Launched(_run_torchrun(argv, again), run)
 
 
 def _quiet_elastic_logs() -> None:
@@ -221,7 +260,7 @@ def _quiet_elastic_logs() -> None:
             logging.getLogger(name).setLevel(level)
 
 
-def _run_torchrun(argv: list[str], run: Path, quiet: bool) -> int:
+def _run_torchrun(argv: list[str], again: str) -> int:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.elastic.rendezvous.api import RendezvousError
     from torch.distributed.run import get_args_parser
@@ -233,18 +272,16 @@ def _run_torchrun(argv: list[str], run: Path, quiet: bool) -> int:
     try:
         torchrun(args)
     except ChildFailedError as e:
-        return _report_failures(e.failures, time.perf_counter() - t0)
+        return _report_failures(e.failures, time.perf_counter() - t0, again)
     except RendezvousError as e:
         raise UserError(f"rendezvous at {args.rdzv_endpoint} failed: {type(e).__name__}: {e}",
                         "check that every node uses the same --rdzv-endpoint/--rdzv-id and --nnodes, "
                         "and that the host is reachable") from None
     except Exception as e:  # torchrun's SignalException: we were told to stop; the workers are gone
         if type(e).__name__ == "SignalException":
-            print(f"stopped by signal {e.sigval.name}; continue with: dlbench train ... --run-dir {run} --resume",
-                  file=sys.stderr)
+            print(f"stopped by signal {e.sigval.name}; continue with: {again}", file=sys.stderr)
             return 128 + int(e.sigval)
         raise
-    _summary(run, quiet)
     return 0
 
 
@@ -255,12 +292,15 @@ def _message(failure) -> str:
     return str(m).strip()
 
 
-def _report_failures(failures: dict, seconds: float) -> int:
+def _report_failures(failures: dict, seconds: float, again: str = "") -> int:
     """One line per failed rank, root cause first; bad input (exit 2, UserError) becomes a UserError."""
     ordered = sorted(failures.items(), key=lambda kv: (kv[1].timestamp, kv[0]))
     user = [_message(f) for _, f in ordered if f.exitcode == 2 and _message(f).startswith("UserError: ")]
     if user:
         raise UserError(user[0][len("UserError: "):])
+    if again and all(f.exitcode == 130 for _, f in ordered):  # every rank stopped at a checkpoint (a stop signal)
+        print(f"interrupted after {seconds:.0f}s; checkpoint saved; continue with: {again}", file=sys.stderr)
+        return 130
     host = socket.gethostname()
     # ranks the agent itself stopped (SIGTERM after the first failure) are consequences, not causes
     stopped = [r for r, f in ordered if f.exitcode in (-signal.SIGTERM, 128 + signal.SIGTERM)]
@@ -277,17 +317,3 @@ def _report_failures(failures: dict, seconds: float) -> int:
     tail = f"; stopped: rank{'s' if len(rest) > 1 else ''} {', '.join(map(str, rest))}" if rest else ""
     print(f"error: distributed training failed after {seconds:.0f}s: " + "; ".join(lines) + tail, file=sys.stderr)
     return 1
-
-
-def _summary(run: Path, quiet: bool) -> None:
-    """A one-line result on the node that holds rank 0's run directory."""
-    import json
-
-    path = run / "result.json"
-    if quiet or not path.is_file():
-        return
-    r = json.loads(path.read_text())
-    metrics = ", ".join(f"{k} {v:.4f}" for k, v in r.get("val", {}).items() if isinstance(v, (int, float)))
-    tr = r.get("training", {})
-    print(f"{run}: world {tr.get('world_size')}, global batch {tr.get('global_batch_size')}, lr {tr.get('lr')}; "
-          f"val: {metrics}; {tr.get('samples_per_second', 0):.0f} samples/s", file=sys.stderr)

@@ -14,8 +14,11 @@ from dlbench.models.layers import Activation, activation
 
 class ConvStage(Section):
     channels: int = Field(gt=0)
+    """Output channels of the stage (its width)."""
     kernel: int = Field(3, gt=0)
+    """Kernel size: a length for 1-D signals, a side for images."""
     stride: int = Field(1, gt=0)
+    """Stride of the stage's (first) convolution; 2 halves the resolution."""
     padding: int | Literal["same"] = "same"
     """An int, or 'same' (kernel // 2: keeps the size at stride 1)."""
     pool: Literal["none", "max", "avg"] = "none"
@@ -28,13 +31,18 @@ class CNNNetConfig(Section):
     """The network's shape (the `cnn` recipe's config section adds its name)."""
     stages: list[ConvStage] = Field(default_factory=lambda: [ConvStage(channels=32), ConvStage(channels=64, pool="max")],
                                     min_length=1)
+    """The convolution stages in order, each a mapping (channels, kernel, stride, padding, pool, residual); more or
+    wider stages give more capacity."""
     activation: Activation = "relu"
+    """Nonlinearity after each convolution."""
     batch_norm: bool = True
+    """Batch normalization after each convolution (usually faster, steadier training)."""
     dropout: float = Field(0.0, ge=0, lt=1)
     """Dropout before the head."""
     head: Literal["flatten", "avg", "max"] = "avg"
     """flatten: linear over all features (MNIST-1D's ConvBase); avg/max: global pooling then linear."""
     head_hidden: list[int] = Field(default_factory=list)
+    """Widths of hidden layers between the pooled features and the output; empty: a linear head."""
 
 
 def _conv(dims: int):

@@ -14,8 +14,10 @@ class SequenceRNNConfig(Section):
     """LSTM/GRU over [C, T] signals or [T, features] sequences, for classification and regression
     (the `rnn` recipe's head on those tasks)."""
     cell: Literal["lstm", "gru"] = "lstm"
+    """lstm or gru: a GRU has fewer parameters and often trains as well on short sequences."""
     hidden_size: int = Field(64, gt=0)
     layers: int = Field(1, ge=1)
+    """Stacked recurrent layers."""
     bidirectional: bool = False
     dropout: float = Field(0.0, ge=0, lt=1)
     """Between stacked layers (needs layers > 1)."""

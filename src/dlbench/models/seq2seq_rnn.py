@@ -24,7 +24,9 @@ class RNNSeq2SeqConfig(Section):
     """LSTM/GRU encoder-decoder with attention, for translation (the `rnn` recipe's head on
     sequence-to-sequence data)."""
     cell: Literal["lstm", "gru"] = "lstm"
+    """lstm or gru, in the encoder and the decoder."""
     embedding_dim: int = Field(128, gt=0)
+    """Size of the token embeddings (translation)."""
     hidden_size: int = Field(256, gt=0)
     layers: int = Field(1, ge=1)
     """Layers of the encoder and of the decoder."""
@@ -36,6 +38,7 @@ class RNNSeq2SeqConfig(Section):
     tie_embeddings: bool = False
     """The output projection reuses the target embedding (needs embedding_dim == hidden_size)."""
     decode: DecodeConfig = DecodeConfig()
+    """How translations are generated: beam size, length penalty, BLEU during training."""
 
 
 class RNNSeq2Seq(nn.Module):

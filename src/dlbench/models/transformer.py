@@ -39,12 +39,17 @@ class DecodeConfig(Section):
 
 class _Common(Section):
     d_model: int = Field(128, gt=0)
+    """Width of the token representations (divisible by heads)."""
     heads: int = Field(4, gt=0)
+    """Attention heads per layer."""
     ff: int | None = Field(None, gt=0)
     """Feed-forward width (default 4 * d_model)."""
     dropout: float = Field(0.1, ge=0, lt=1)
+    """Dropout on embeddings, attention weights and feed-forward outputs."""
     positions: Literal["learned", "sinusoidal"] = "learned"
+    """learned position embeddings, or fixed sinusoidal ones."""
     activation: Literal["gelu", "relu"] = "gelu"
+    """Nonlinearity of the feed-forward blocks."""
 
     @model_validator(mode="after")
     def _heads_divide(self):
@@ -66,12 +71,15 @@ class TransformerSeq2SeqConfig(_Common):
     """Encoder-decoder Transformer (Vaswani et al. 2017, pre-norm) for translation (the head on
     sequence-to-sequence data)."""
     encoder_layers: int = Field(3, ge=1)
+    """Encoder layers (translation)."""
     decoder_layers: int = Field(3, ge=1)
+    """Decoder layers (translation)."""
     tie_embeddings: bool = True
     """The output projection reuses the target embedding matrix."""
     share_embeddings: bool = False
     """Source and target share one embedding matrix (needs data.shared_vocab: true)."""
     decode: DecodeConfig = DecodeConfig()
+    """How translations are generated: beam size, length penalty, BLEU during training."""
 
 
 def sinusoidal(n: int, d: int) -> torch.Tensor:

@@ -13,6 +13,7 @@ from dlbench.recipes.base import Recipe, Suggestion
 class CNNConfig(CNNNetConfig):
     """Convolutional network over [C, T] signals or [C, H, W] images."""
     name: Literal["cnn"] = "cnn"
+    """The family: a convolutional network over [C, T] signals (Conv1d) or [C, H, W] images (Conv2d)."""
 
 
 class CNNRecipe(Recipe):

@@ -12,6 +12,7 @@ from dlbench.recipes.base import Recipe, Suggestion
 class MLPConfig(MLPNetConfig):
     """Multi-layer perceptron over flat features."""
     name: Literal["mlp"] = "mlp"
+    """The family: a multi-layer perceptron over flat features (tables, flattened images or signals)."""
 
 
 class MLPRecipe(Recipe):

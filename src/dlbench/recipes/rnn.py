@@ -25,6 +25,8 @@ class RNNConfig(SequenceRNNConfig, RNNSeq2SeqConfig):
     """LSTM/GRU. On sequences: a classifier/regressor over the steps; on parallel texts: an
     encoder-decoder with attention. Keys of the other head are ignored."""
     name: Literal["rnn"] = "rnn"
+    """The family: LSTM/GRU; the data picks the head (a classifier or regressor over sequences, an encoder-decoder for
+    translation)."""
     hidden_size: int | None = Field(None, gt=0)
     """Hidden units per direction; null: 64 for sequence models, 256 for translation."""
     bidirectional: bool | None = None

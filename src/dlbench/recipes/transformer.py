@@ -19,6 +19,8 @@ class TransformerConfig(TransformerClassifierConfig, TransformerSeq2SeqConfig):
     texts: an encoder-decoder (`encoder_layers`, `decoder_layers`, embeddings sharing, `decode`).
     Keys of the other head are ignored."""
     name: Literal["transformer"] = "transformer"
+    """The family: a pre-norm Transformer; the data picks the head (an encoder classifier for labelled texts, an
+    encoder-decoder for translation)."""
 
 
 class TransformerRecipe(Recipe):

@@ -110,7 +110,6 @@ def _metric(study, info: dict) -> str | None:
 
 
 def _from_study(study, p: Path, info: dict) -> list[Section]:
-    import optuna
     from optuna.trial import TrialState
     from optuna.visualization import matplotlib as om
 

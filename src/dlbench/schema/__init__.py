@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from dlbench.config.load import apply_overrides, dump_config, read_yaml, resolve_config_path
+from dlbench.config.load import SHIPPED_DIR, apply_overrides, dump_config, read_yaml, resolve_config_path
 from dlbench.config.sections import EarlyStopping, OptimConfig, TrainConfig
 from dlbench.errors import UserError
 from dlbench.schema.describe import describe
@@ -36,7 +36,27 @@ def parse_config(raw: dict, source: str = "config"):
 def load_config(path_or_name: str | Path, overrides: list[str] | None = None):
     path = resolve_config_path(path_or_name)
     raw = apply_overrides(read_yaml(path), overrides or [])
+    if path.resolve().parent == SHIPPED_DIR.resolve():
+        _locate_shipped_data(raw)
     cfg = parse_config(raw, source=str(path))
     if cfg.name is None:  # the file name may hold characters a run name may not: replace them
         cfg.name = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip(".")[:MAX_NAME_LENGTH] or "run"
     return cfg
+
+
+def _locate_shipped_data(raw: dict) -> None:
+    """A shipped config's example file (`path: configs/data/diabetes.csv`) is found from any directory.
+
+    The path reads as the checkout's `configs/` link; run by name elsewhere (an installed package, another
+    directory) and missing there, it is taken from the package's own copy. A path that exists where the user
+    runs dlbench, or an `-o data.path=` override, wins.
+    """
+    data = raw.get("data") if isinstance(raw, dict) else None
+    value = data.get("path") if isinstance(data, dict) else None
+    if not isinstance(value, str) or Path(value).is_absolute() or Path(value).exists():
+        return
+    parts = Path(value).parts
+    if parts and parts[0] == SHIPPED_DIR.name:
+        candidate = SHIPPED_DIR.joinpath(*parts[1:])
+        if candidate.exists():
+            data["path"] = str(candidate)

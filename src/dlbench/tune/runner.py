@@ -21,7 +21,10 @@ def _cpu_s() -> float:
 
 
 def run_study(spec: TuneSpec, on_trial=None) -> dict:
-    """Run trials until the study has `spec.trials`, evaluate the selected model on test once, write outputs."""
+    """Run trials until the study has `spec.trials`, evaluate the selected model on test once, write outputs.
+
+    on_trial(ctx): called once the study is open (before any trial of this start), then after each trial
+    (and every second while --n-jobs workers run): the progress display."""
     if spec.trials < 1 or spec.n_jobs < 1:
         raise UserError("--trials and --n-jobs must be at least 1")
     spec.study = spec.study or Path(spec.config).stem
@@ -39,6 +42,8 @@ def run_study(spec: TuneSpec, on_trial=None) -> dict:
     if Path(spec.space).is_file() and not (d / "space.yaml").exists():  # what the study searched, for the record
         shutil.copyfile(spec.space, d / "space.yaml")
     t0, c0 = time.perf_counter(), _cpu_s()
+    if on_trial:
+        on_trial(ctx)  # the study is valid and open: progress can say what starts
     if spec.n_jobs > 1:
         run_parallel(ctx, on_trial=on_trial)
     else:
