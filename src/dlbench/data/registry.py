@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dlbench.data.arrays import NpzData, build_npz
+from dlbench.data.corpus import CorpusData, build_corpus
 from dlbench.data.builtin import (DiabetesData, DigitsData, Mnist1dData, build_diabetes, build_digits,
                                   build_mnist1d)
 from dlbench.data.images import ImageFolderData, build_image_folder
@@ -22,6 +23,7 @@ DATASETS = {
     "text-csv": (TextCsvData, build_text_csv),
     "numbers-language": (NumbersLanguageData, build_numbers_language),
     "sklearn-table": (SklearnTableData, build_sklearn_table),
+    "corpus": (CorpusData, build_corpus),
 }
 
 

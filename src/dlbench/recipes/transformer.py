@@ -1,36 +1,52 @@
 """Transformer: the data picks the head.
 
 - classification on token ids (text CSV): the encoder classifier `models.transformer.TransformerClassifier`;
-- sequence-to-sequence (parallel texts): the encoder-decoder `models.transformer.TransformerSeq2Seq`.
+- sequence-to-sequence (parallel texts): the encoder-decoder `models.transformer.TransformerSeq2Seq`;
+- language modelling (a text corpus): the decoder-only `models.causal_lm.CausalTransformerLM` (KV cache, tied
+  embeddings); generation and serving in recipes/language_model.py.
 """
 from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from dlbench.errors import UserError
+from dlbench.models.causal_lm import CausalTransformerLM
 from dlbench.models.transformer import (TransformerClassifier, TransformerClassifierConfig, TransformerSeq2Seq,
                                        TransformerSeq2SeqConfig)
 from dlbench.recipes.base import Recipe, Suggestion
-from dlbench.recipes.heads import seq2seq_extras
+from dlbench.recipes import language_model as lm
+from dlbench.recipes.heads import lm_extras, seq2seq_extras
+
+LAYERS = {"language_model": 4, None: 2}
+"""`layers` when the config leaves it null: a language model is deeper than a classifier."""
 
 
 class TransformerConfig(TransformerClassifierConfig, TransformerSeq2SeqConfig):
     """Pre-norm Transformer. On labelled texts: an encoder classifier (`layers`, `pooling`); on parallel
-    texts: an encoder-decoder (`encoder_layers`, `decoder_layers`, embeddings sharing, `decode`).
-    Keys of the other head are ignored."""
+    texts: an encoder-decoder (`encoder_layers`, `decoder_layers`, embeddings sharing, `decode`); on a corpus:
+    a decoder-only language model (`layers`, `tie_embeddings`). Keys of the other heads are ignored."""
     name: Literal["transformer"] = "transformer"
     """The family: a pre-norm Transformer; the data picks the head (an encoder classifier for labelled texts, an
-    encoder-decoder for translation)."""
+    encoder-decoder for translation, a causal decoder for a text corpus)."""
+    layers: int | None = Field(None, ge=1)
+    """Layers of the classifier's encoder or of the language model; null: 2 for a classifier, 4 for a language
+    model."""
 
 
 class TransformerRecipe(Recipe):
     name = "transformer"
     config = TransformerConfig
-    description = "Transformer for text classification and translation (seq2seq)"
-    tasks = ("classification", "seq2seq")
+    description = "Transformer for text classification, translation (seq2seq) and language modelling"
+    tasks = ("classification", "seq2seq", "language_model")
     title = "Transformer (encoder)"
 
     def suggest(self, profile, goal):
+        if profile.kind == "corpus":
+            return Suggestion(self.name, 0, "Transformer language model (decoder-only)", [
+                "text generation: a causal Transformer attends to the whole context window and trains in parallel "
+                f"over positions; {profile.n:,} characters of text"], variant="language-model")
         if profile.kind == "text" and profile.task == "classification":
             return Suggestion(self.name, 0, self.title, [
                 "text classification: self-attention relates words across the whole text; with "
@@ -43,6 +59,11 @@ class TransformerRecipe(Recipe):
         return None
 
     def starter(self, profile, suggestion, sizes, steps):
+        if suggestion.variant == "language-model":
+            big = profile.n > 2_000_000
+            model = {"name": self.name, "d_model": 256 if big else 128, "heads": 4, "layers": 6 if big else 4,
+                     "dropout": 0.1}
+            return model, {"lr": 1e-3, "warmup_steps": max(1, steps // 20), "grad_clip": 1.0}, lm.starter_data(profile)
         n = sizes["n_train"]
         optim = {"lr": 5e-4, "warmup_steps": max(1, steps // 10)}
         if suggestion.variant == "seq2seq":
@@ -62,6 +83,10 @@ class TransformerRecipe(Recipe):
         return super().fits(spec)
 
     def build(self, mc, spec):
+        mc = mc.model_copy(update={"layers": mc.layers or LAYERS.get(spec.task, LAYERS[None])})
+        if spec.task == "language_model":
+            e = lm_extras(spec, self.name)
+            return CausalTransformerLM(e["vocab_size"], e["context"], mc)
         if spec.task == "seq2seq":
             e = seq2seq_extras(spec, self.name)
             if mc.share_embeddings and not e.get("shared_vocab"):
@@ -71,6 +96,17 @@ class TransformerRecipe(Recipe):
         if spec.task != "classification" or "vocab_size" not in spec.extras:
             raise UserError(f"model transformer classifies token sequences, but the data is a {spec.task} set"
                             f"{'' if 'vocab_size' in spec.extras else ' without a vocabulary'}",
-                            "use data.kind text-csv / numbers-language, or parallel texts for translation")
+                            "use data.kind text-csv / numbers-language, parallel texts for translation, or a "
+                            "corpus for a language model")
         e = spec.extras
         return TransformerClassifier(e["vocab_size"], e["max_len"], spec.num_classes, e["pad_id"], mc)
+
+    # --- the language-model head (recipes/language_model.py) -------------------------------------------
+    def check_predicts(self, loaded):
+        lm.check_predicts(loaded)
+
+    def predictor(self, loaded, name, version):
+        return lm.LMPredictor(loaded, name, version) if lm.is_lm(loaded.spec) else super().predictor(loaded, name, version)
+
+    def generate(self, loaded, **options):
+        return lm.generate(loaded, **options) if lm.is_lm(loaded.spec) else super().generate(loaded, **options)

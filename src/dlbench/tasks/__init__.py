@@ -1,8 +1,9 @@
 """What differs per task: the loss, the metrics (with their direction), and how outputs become predictions."""
+from dlbench.tasks.language_model import LanguageModelTask
 from dlbench.tasks.seq2seq import Seq2SeqTask
 from dlbench.tasks.supervised import ClassificationTask, RegressionTask
 
-TASKS = {t.name: t for t in (ClassificationTask, RegressionTask, Seq2SeqTask)}
+TASKS = {t.name: t for t in (ClassificationTask, RegressionTask, Seq2SeqTask, LanguageModelTask)}
 """DataSpec.task -> task class."""
 
 __all__ = ["TASKS"]

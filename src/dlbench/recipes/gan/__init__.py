@@ -117,6 +117,12 @@ class GANRecipe(Recipe):
     def generate(self, loaded, **options) -> dict:
         from dlbench.recipes.gan.generate import generate
 
+        extra = [k for k in options if k not in ("n", "label", "seed", "output")]
+        if extra:  # the language-model options of `dlbench generate`
+            raise UserError(f"--{extra[0].replace('_', '-')} applies to language models; a GAN makes samples",
+                            "use --n, --label, --seed and --output")
+        if options.get("output") is None:
+            raise UserError("a GAN writes its samples to a file: give --output (.png, .npz or .csv)")
         return generate(loaded, **options)
 
     def model_info(self, cfg, bundle, model) -> dict:
