@@ -67,7 +67,7 @@ class RNNRecipe(Recipe):
     config = RNNConfig
     description = ("LSTM/GRU for sequences, signals and texts (classification, regression), translation (seq2seq) "
                    "and language modelling")
-    tasks = ("classification", "regression", "seq2seq", "language_model")
+    tasks = ("classification", "regression", "seq2seq", "language_model", "forecasting")
     title = "RNN (GRU)"
 
     def suggest(self, profile, goal):

@@ -39,7 +39,7 @@ class TransformerRecipe(Recipe):
     name = "transformer"
     config = TransformerConfig
     description = "Transformer for text classification, translation (seq2seq) and language modelling"
-    tasks = ("classification", "seq2seq", "language_model")
+    tasks = ("classification", "seq2seq", "language_model", "forecasting")
     title = "Transformer (encoder)"
 
     def suggest(self, profile, goal):
@@ -84,6 +84,11 @@ class TransformerRecipe(Recipe):
 
     def build(self, mc, spec):
         mc = mc.model_copy(update={"layers": mc.layers or LAYERS.get(spec.task, LAYERS[None])})
+        if spec.task == "forecasting":  # numeric windows: an encoder whose horizon tokens give the forecast
+            from dlbench.models.series_transformer import SeriesTransformer
+
+            e = spec.extras
+            return SeriesTransformer(tuple(spec.input_shape), e["horizon"], len(e["targets"]), mc)
         if spec.task == "language_model":
             e = lm_extras(spec, self.name)
             return CausalTransformerLM(e["vocab_size"], e["context"], mc)
