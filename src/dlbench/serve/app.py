@@ -20,6 +20,7 @@ from dlbench.errors import UserError
 from dlbench.serve import binary
 from dlbench.serve.auth import KeyVerifier, default_keys_path
 from dlbench.serve.batching import Batcher
+from dlbench.serve.drift import Monitoring
 from dlbench.serve.http_errors import ERROR_RESPONSES, InternalErrorMiddleware, install_error_handlers
 from dlbench.serve.limits import AuthMiddleware, BodyLimitMiddleware
 from dlbench.serve.metrics import AccessLogMiddleware, Metrics
@@ -198,6 +199,9 @@ def _add_routes(app: FastAPI, registry: Registry, metrics: Metrics) -> None:
         response = {"model_name": name, "model_version": served.predictor.version, "outputs": [e for e, _ in encoded]}
         if body.id is not None:
             response["id"] = body.id
+        flags = request.app.state.monitoring.observe(served.predictor, arrays, outputs, body.id)  # drift.py
+        if flags:
+            response["parameters"] = flags
         if as_binary:
             return binary.response(response, [blob for _, blob in encoded])
         # Built by hand and returned as a Response: re-validating thousands of floats through
@@ -231,17 +235,23 @@ def create_app(predictors: list[Predictor], settings: ServeSettings) -> FastAPI:
         raise UserError("no models to serve", "give at least one run directory")
     metrics = Metrics()
     registry = Registry(predictors, settings, metrics)
+    monitoring = Monitoring(settings, metrics.registry)  # drift gauges; a damaged reference profile stops here
+    for p in predictors:
+        monitoring.attach(p)
     verifier = None if settings.no_auth else KeyVerifier(settings.api_keys_path or default_keys_path())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.closing = False
+        for line in monitoring.status():
+            log.info("%s", line)
         yield
         # uvicorn has stopped accepting connections and waited for in-flight requests; the
         # batchers now finish anything still queued, then stop their workers.
         app.state.closing = True
         for served in registry.all():
             await served.batcher.close(drain_s=settings.request_timeout_s)
+        monitoring.close()
 
     app = FastAPI(
         title="dlbench inference server",
@@ -263,4 +273,5 @@ def create_app(predictors: list[Predictor], settings: ServeSettings) -> FastAPI:
     app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(AccessLogMiddleware, metrics=metrics, models=set(registry.models))
     app.state.registry, app.state.metrics = registry, metrics
+    app.state.monitoring = monitoring
     return app

@@ -40,6 +40,17 @@ class ServeSettings(BaseModel):
     max_connections_per_client: int = Field(64, ge=1, description="Open connections per client address; more get 429.")
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
+    # Drift monitoring (drift.py, docs/monitoring.md).
+    monitor: bool = Field(True, description="Compare live inputs and predictions with each run's reference profile.")
+    monitor_window: int = Field(1000, ge=10, le=1_000_000, description="Most recent rows per model version scored.")
+    drift_min_rows: int = Field(100, ge=1, description="Rows the window needs before drift is scored.")
+    drift_psi_threshold: float = Field(0.2, gt=0, allow_inf_nan=False, description="PSI at which a feature drifted.")
+    drift_pvalue_threshold: float = Field(0.01, gt=0, le=1, description="...and the test's p-value below this.")
+    far_outside_std: float = Field(3.0, ge=0, allow_inf_nan=False,
+                                   description="Beyond the training range by this many stds: a flagged request.")
+    request_log: Path | None = Field(None, description="JSON lines of sampled inputs and predictions (no keys).")
+    request_log_sample_rate: float = Field(0.1, ge=0, le=1, description="Share of requests written to --request-log.")
+    request_log_max_bytes: int = Field(100 * 2**20, ge=4096, description="--request-log rotates at this size.")
 
     @model_validator(mode="after")
     def _tls(self) -> "ServeSettings":
@@ -110,6 +121,11 @@ _HINTS = {
     "max_header_bytes": "give a size in bytes from 1024 to 1048576; the default is 32768",
     "max_connections": "give a count, 1 or more; the default is 2048",
     "max_connections_per_client": "give a count, 1 or more; the default is 64",
+    "monitor_window": "give a number of rows from 10 to 1000000; the default is 1000",
+    "drift_psi_threshold": "give a PSI above 0; 0.1 is a moderate shift, 0.25 a large one (default 0.2)",
+    "drift_pvalue_threshold": "give a p-value above 0 and at most 1; the default is 0.01",
+    "far_outside_std": "give a number of standard deviations, 0 or more; the default is 3",
+    "request_log_sample_rate": "give a share of requests from 0 to 1, e.g. 0.1",
 }
 
 

@@ -11,6 +11,8 @@ import torch
 
 from dlbench.data.registry import build_data
 from dlbench.errors import UserError
+from dlbench.monitor.profile import save_profile
+from dlbench.monitor.reference import reference_profile
 from dlbench.progress import TrainProgress
 from dlbench.training.device import pick_device, versions
 from dlbench.training.diagnose import diagnose
@@ -103,6 +105,10 @@ def train_supervised(recipe, cfg, run, *, resume: bool = False, quiet: bool = Tr
         **{k: record[k] for k in ("timing", "data", "device", "versions")},
     }
     if is_main:
-        run.save_model(raw.state_dict(), recipe.model_info(cfg, bundle, raw))
+        info = recipe.model_info(cfg, bundle, raw)
+        profile = reference_profile(recipe, cfg, bundle, raw, task, info, device)  # drift monitoring's reference
+        if profile is not None:  # its sha256 in model.json: covered by the description hash
+            info["reference_profile"] = save_profile(run.path, profile)
+        run.save_model(raw.state_dict(), info)
         run.write_result(result)
     return result
