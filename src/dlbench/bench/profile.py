@@ -28,6 +28,7 @@ DATA_STALL_LIMIT = 0.10
 DEVICE_MEMORY_UNUSED = 0.25  # peak below a quarter of the device: the batch could grow
 CPU_BOUND_BUSY = 0.70  # the loader side computes (not sleeps or waits on I/O) this fraction of its time
 RAM_PER_GPU_MEMORY = 2.0
+BUSY_OTHER = 0.25  # other processes used more than a quarter of the machine: the numbers are pessimistic
 
 
 @dataclass
@@ -52,6 +53,15 @@ class Measurements:
     peak_rss_bytes: int
     peak_device_bytes: int | None = None
     device_total_bytes: int | None = None
+    loader_cpu_s_per_sample: float | None = None
+    """CPU-seconds spent loading and preprocessing per sample (workers' CPU time, or the main thread's inside
+    next()), with `num_workers` loader workers."""
+    cpu_other: float | None = None
+    """Machine-wide CPU utilisation the profile did not cause (other processes), 0..1 of all threads."""
+    load_average: float | None = None
+    """1-minute load average at the end of the timed steps."""
+    threads: int | None = None
+    """torch intra-op threads the step ran with."""
 
 
 @dataclass
@@ -84,6 +94,26 @@ def _children_cpu(proc: psutil.Process, seen: dict) -> None:
         seen[c.pid] = (first, busy)
 
 
+def _own_cpu(proc: psutil.Process) -> float:
+    """CPU-seconds of this process and its live children (loader workers)."""
+    t = proc.cpu_times()
+    total = t.user + t.system
+    for c in proc.children(recursive=True):
+        try:
+            ct = c.cpu_times()
+            total += ct.user + ct.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def _try_load() -> float | None:
+    try:
+        return psutil.getloadavg()[0]
+    except (OSError, AttributeError):
+        return None
+
+
 def measure(cfg, model, task, bundle, device, step, steps: int = 50, warmup: int = 5) -> Measurements:
     """Time `steps` training steps of a prepared model (see api.prepare) after `warmup` untimed ones.
 
@@ -96,7 +126,7 @@ def measure(cfg, model, task, bundle, device, step, steps: int = 50, warmup: int
     model.train()
     data_s = compute_s = data_cpu = 0.0
     peak_rss, workers = 0, {}
-    t_begin = 0.0
+    t_begin, own0 = 0.0, 0.0
     for i in range(warmup + steps):
         if i == warmup:  # the timed part starts; warm-up loaded kernels and started the workers
             synchronize(device)
@@ -105,6 +135,7 @@ def measure(cfg, model, task, bundle, device, step, steps: int = 50, warmup: int
             psutil.cpu_percent(None)
             workers.clear()
             _children_cpu(proc, workers)
+            own0 = _own_cpu(proc)
             t_begin = time.perf_counter()
         t0, c0 = time.perf_counter(), time.process_time()
         fetched = [next(batches) for _ in range(step.batches_per_step)]
@@ -122,6 +153,7 @@ def measure(cfg, model, task, bundle, device, step, steps: int = 50, warmup: int
                 _children_cpu(proc, workers)
     wall = time.perf_counter() - t_begin
     cpu_system = psutil.cpu_percent(None) / 100
+    own = _own_cpu(proc) - own0
     lazy = not bundle.train.in_memory
     worker_cpu = sum(last - first for first, last in workers.values())
     if lazy and tc.num_workers:
@@ -134,6 +166,12 @@ def measure(cfg, model, task, bundle, device, step, steps: int = 50, warmup: int
                      compute_ms=1e3 * compute_s / steps, data_stall=data_s / max(data_s + compute_s, 1e-12),
                      loader_busy=loader_busy, cpu_system=cpu_system, cpu_count=psutil.cpu_count() or 1,
                      peak_rss_bytes=peak_rss)
+    n_samples = steps * step.batches_per_step * batches.global_batch
+    m.loader_cpu_s_per_sample = (worker_cpu if lazy and tc.num_workers else data_cpu) / max(n_samples, 1)
+    ncpu = m.cpu_count
+    m.cpu_other = max(0.0, min(1.0, cpu_system - own / max(wall * ncpu, 1e-9)))
+    m.load_average = _try_load()
+    m.threads = torch.get_num_threads()
     if device.type == "cuda":
         m.peak_device_bytes = int(torch.cuda.max_memory_allocated(device))
         m.device_total_bytes = int(torch.cuda.get_device_properties(device).total_memory)
@@ -144,9 +182,30 @@ def _gib(n: float) -> str:
     return f"{n / 2**30:.2f} GiB"
 
 
-def recommend(m: Measurements, inventory: dict) -> list[Recommendation]:
-    """Advice from the measurements and the inventory; each names the numbers behind it."""
+def recommend(m: Measurements, inventory: dict, what_if: list[dict] | None = None) -> list[Recommendation]:
+    """Advice from the measurements and the inventory; each names the numbers behind it.
+
+    what_if: for a step measured on the CPU, the sizing model's step time on one GPU of each class
+    (dlbench.size.advice.gpu_what_if)."""
     out: list[Recommendation] = []
+    if m.cpu_other is not None and m.cpu_other > BUSY_OTHER:
+        load = f", load average {m.load_average:.1f}" if m.load_average is not None else ""
+        out.append(Recommendation("machine_busy", "warning",
+                   f"the machine is busy with other work: {m.cpu_other:.0%} of its {m.cpu_count} threads ran "
+                   f"processes this profile did not start (machine {m.cpu_system:.0%} busy{load}); the numbers "
+                   f"are pessimistic: profile again on an idle machine", {"cpu_other": m.cpu_other,
+                   "cpu_system": m.cpu_system, "load_average": m.load_average}))
+    if m.device.startswith("cpu"):
+        ev = {"compute_ms": m.compute_ms, "data_ms": m.data_ms, "cpu_system": m.cpu_system, "threads": m.threads}
+        gpus_txt = ""
+        if what_if:
+            parts = [f"{w['device']} {w['step_ms']:.3g} ms ({w['speedup']:.3g}x, {w['bound']}-bound)" for w in what_if]
+            gpus_txt = (f"; one GPU per step, from the sizing model ({what_if[0]['assumption']}): " + ", ".join(parts))
+            ev["what_if"] = what_if
+        out.append(Recommendation("cpu_compute_bound", "advice",
+                   f"training runs on the CPU and is compute-bound there: {m.compute_ms:.3g} ms of the "
+                   f"{m.step_ms:.3g} ms step is compute ({1 - m.data_stall:.0%}), on {m.threads or '?'} threads, "
+                   f"machine {m.cpu_system:.0%} busy{gpus_txt}", ev))
     gpus = inventory.get("gpus") or []
     cores_per_gpu = m.cpu_count / max(1, len(gpus))
     if m.data_stall > DATA_STALL_LIMIT:
@@ -203,7 +262,7 @@ def recommend(m: Measurements, inventory: dict) -> list[Recommendation]:
                        f"GPU {g.get('index')} ({g.get('name')}) PCIe link runs at Gen{gen} x{w}, below its maximum "
                        f"Gen{gmax} x{wmax}: check the slot, riser and BIOS (an idle GPU may also downshift: "
                        f"re-check under load)", {"index": g.get("index"), **p}))
-    if not out:
+    if not out and not m.device.startswith("cpu"):
         out.append(Recommendation("ok", "ok",
                    f"no bottleneck found: data stall {m.data_stall:.1%}, {m.samples_per_s:.0f} samples/s", {}))
     return out
@@ -220,10 +279,17 @@ def profile(config, overrides: list[str] | None = None, steps: int = 50, warmup:
         raise UserError("--steps must be at least 1 and --warmup at least 0")
     cfg = _as_config(config, list(overrides or []))
     bundle, model, task, device = prepare(cfg)
-    step = get_recipe(cfg.model.name).train_step(cfg, model, task, device, warmup + steps)
+    step = get_recipe(cfg.model.name).train_step(cfg, model, task, device, warmup + steps + 2)
     m = measure(cfg, model, task, bundle, device, step, steps=steps, warmup=warmup)
     inv = collect_inventory()
+    what_if = None
+    if device.type == "cpu":
+        from dlbench.size.advice import gpu_what_if
+        from dlbench.size.workload import measure_step
+
+        demands = measure_step(cfg, (bundle, model, task, device, step))
+        what_if = gpu_what_if(demands, m.step_ms / 1e3, cfg.train.precision)
     return {"config": cfg.name or str(config), "measurements": asdict(m),
-            "recommendations": [asdict(r) for r in recommend(m, inv)],
+            "recommendations": [asdict(r) for r in recommend(m, inv, what_if)],
             "inventory": {"cpu": inv.get("cpu"), "ram_bytes": inv.get("ram_bytes"),
                           "gpus": [{k: g.get(k) for k in ("index", "name", "memory_bytes", "pcie")} for g in inv["gpus"]]}}

@@ -62,6 +62,9 @@ def _cpu_caches() -> str:
 
 
 def _host() -> dict:
+    from dlbench.bench.netinfo import cpu_flags, cpu_mhz
+
+    info = _try(lambda: Path("/proc/cpuinfo").read_text(), "")
     mem = psutil.virtual_memory().total
     return {
         "hostname": platform.node(),
@@ -73,8 +76,9 @@ def _host() -> dict:
             "physical_cores": psutil.cpu_count(logical=False),
             "threads": psutil.cpu_count(logical=True),
             "numa_nodes": _numa_nodes(),
-            "max_mhz": _try(lambda: psutil.cpu_freq().max or None),
+            "max_mhz": _try(lambda: psutil.cpu_freq().max or None) or cpu_mhz(info),
             "caches": _cpu_caches(),
+            "flags": cpu_flags(info),
         },
         "ram_bytes": mem,
     }
@@ -241,11 +245,22 @@ def _torch() -> dict:
     }
 
 
-def collect_inventory(data_path: str | None = None) -> dict:
+def collect_inventory(data_path: str | None = None, measure: bool = False, measure_bytes: int = 256 << 20,
+                      measure_seconds: float = 10.0) -> dict:
     """JSON-serializable inventory of this machine; `data_path` (default: the current
-    directory) selects which storage is described."""
+    directory) selects which storage is described; `measure` adds its read bandwidth (readtest.py,
+    bounded by measure_bytes per pass and measure_seconds; a bad path is a UserError)."""
+    from dlbench.bench.netinfo import nics, pci_numa, rdma
+
+    read_test = None
+    if measure:
+        from dlbench.bench.readtest import measure_read
+
+        read_test = measure_read(data_path or os.getcwd(), measure_bytes, measure_seconds)
     inv = _host()
     gpus, driver, err = _nvml_gpus()
+    for g in gpus:
+        g["numa_node"] = pci_numa(g.get("pci_bus_id"))
     inv["gpus"] = gpus
     if not gpus:
         inv["gpu_note"] = NO_GPU
@@ -254,6 +269,9 @@ def collect_inventory(data_path: str | None = None) -> dict:
     inv["driver"] = driver
     inv["gpu_topology"] = _topology() if gpus else None
     inv["storage"] = _storage(data_path)
+    if read_test:
+        inv["storage"]["read_test"] = read_test
+    inv["network"] = {"nics": _try(nics, []), "rdma": _try(rdma, [])}
     inv["software"] = _torch()
     gpu_mem = sum(g["memory_bytes"] or 0 for g in gpus)
     # Host RAM per GPU memory: below ~1-2x, pinned staging buffers and dataloader
@@ -280,6 +298,8 @@ def inventory_table(inv: dict):
     t.add_row("", "sockets / cores / threads",
               f"{cpu.get('sockets')} / {cpu.get('physical_cores')} / {cpu.get('threads')}")
     t.add_row("", "NUMA nodes", str(cpu.get("numa_nodes")))
+    t.add_row("", "instruction sets", ", ".join(f for f in cpu.get("flags") or [] if f.startswith(("avx", "amx", "fma")))
+              or "none of AVX/AVX-512/AMX")
     t.add_row("RAM", "total", _gib(inv.get("ram_bytes")))
     if not inv.get("gpus"):
         t.add_row("GPU", "", inv.get("gpu_note", NO_GPU))
@@ -291,6 +311,7 @@ def inventory_table(inv: dict):
                   f"Gen{p.get('gen_current')} x{p.get('width_current')} / Gen{p.get('gen_max')} x{p.get('width_max')}")
         if g.get("nvlink"):
             t.add_row("", "NVLink", f"{len(g['nvlink'])} active links")
+        t.add_row("", "NUMA node", str(g.get("numa_node", "?")))
     drv = inv.get("driver") or {}
     if drv:
         t.add_row("Driver", "NVIDIA / CUDA", f"{drv.get('driver_version')} / {drv.get('cuda_driver_version')}")
@@ -303,12 +324,33 @@ def inventory_table(inv: dict):
     rot = {True: "rotational", False: "non-rotational", None: "unknown"}[st.get("rotational")]
     t.add_row("Storage", str(st.get("path")),
               f"{st.get('filesystem')} on {st.get('device')} at {st.get('mount_point')} ({rot})")
+    rt = st.get("read_test")
+    if rt:
+        mb = lambda r: "?" if not r.get("bytes_per_s") else f"{r['bytes_per_s'] / 1e6:.0f} MB/s"  # noqa: E731
+        t.add_row("", "read (sequential / random)", f"{mb(rt['sequential'])} (1 MiB) / {mb(rt['random'])} (128 KiB, "
+                  f"{rt['random'].get('iops') or 0:.0f} IOPS); {rt['cache_bypass']}, {rt['file']}")
+    _network_rows(t, inv.get("network") or {})
     sw = inv.get("software") or {}
     t.add_row("Software", "torch / CUDA / cuDNN", f"{sw.get('torch')} / {sw.get('cuda')} / {sw.get('cudnn')}")
     t.add_row("", "OS / Python", f"{inv.get('os')} / {inv.get('python')}")
     ratio = inv.get("ram_to_gpu_memory_ratio")
     t.add_row("Ratio", "RAM : GPU memory", "n/a (no GPU)" if ratio is None else f"{ratio:.2f}")
     return t
+
+
+def _network_rows(t, net: dict) -> None:
+    nics, ibs = net.get("nics") or [], net.get("rdma") or []
+    if not nics:
+        t.add_row("Network", "", "no physical network adapter found")
+    for n in nics:
+        speed = f"{n['speed_mbps'] / 1000:g} Gb/s" if n.get("speed_mbps") else "speed not reported (virtual NIC?)"
+        t.add_row("Network", n["name"], f"{n.get('kind')}, {n.get('state')}, {speed}, driver {n.get('driver')}, "
+                  f"NUMA node {n.get('numa_node') if n.get('numa_node') is not None else '?'}")
+    for d in ibs:
+        ports = "; ".join(f"port {p['port']} {p.get('state')} {p.get('rate')} ({p.get('link_layer')})" for p in d["ports"])
+        t.add_row("RDMA", d["name"], f"{ports or 'no ports'}, NUMA node {d.get('numa_node')}")
+    if not ibs:
+        t.add_row("RDMA", "", "none (no /sys/class/infiniband devices)")
 
 
 # MLPerf's system-description `status` values (system_desc_checker, training >= 4.0),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from dlbench.cli import bench, configs, core, export, generate, machine, recommend, report, serve, tune
+from dlbench.cli import bench, configs, core, export, generate, machine, recommend, report, serve, size, tune
 from dlbench.cli.parsing import Group
 
 app = typer.Typer(cls=Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -26,6 +26,7 @@ COMMANDS = [
     ("sysinfo", machine.sysinfo, "Measure"),
     ("profile", machine.profile, "Measure"),
     ("bench", bench.app, "Measure"),
+    ("size", size.size, "Measure"),
     ("tune", tune.app, "Tune and deploy"),
     ("serve", serve.app, "Tune and deploy"),
     ("export", export.export, "Tune and deploy"),

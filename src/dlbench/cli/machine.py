@@ -15,11 +15,17 @@ from dlbench.cli.options import override_option
 
 
 def sysinfo(as_json: bool = typer.Option(False, "--json", help="Machine-readable inventory"),
-            data_path: Optional[str] = typer.Option(None, "--data-path", help="Describe the storage of this path")):
-    """Hardware and software inventory: CPU, RAM, GPUs and their PCIe links, topology, storage, versions."""
+            data_path: Optional[str] = typer.Option(None, "--data-path", help="Describe the storage of this path"),
+            measure: bool = typer.Option(False, "--measure", help="Measure the read bandwidth of --data-path "
+                                         "(sequential and random, page cache bypassed)"),
+            measure_mib: int = typer.Option(256, "--measure-mib", help="At most this many MiB per read pass"),
+            measure_seconds: float = typer.Option(10.0, "--measure-seconds", help="At most this long in all")):
+    """Hardware and software inventory: CPU and its instruction sets, RAM, GPUs and their PCIe links and NUMA
+    nodes, topology, network adapters and RDMA devices, storage (and its read bandwidth), versions."""
     from dlbench.bench.sysinfo import collect_inventory, inventory_table
 
-    inv = collect_inventory(data_path)
+    inv = collect_inventory(data_path, measure=measure, measure_bytes=measure_mib << 20,
+                            measure_seconds=measure_seconds)
     if as_json:
         print(json.dumps(inv, indent=1))
     else:
