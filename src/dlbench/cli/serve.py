@@ -3,6 +3,7 @@
     dlbench serve runs/mnist1d-cnn                           # = `serve run ...`; name = the run directory's name
     dlbench serve run cnn:1=runs/old cnn:2=runs/new           # two versions side by side
     dlbench serve keys add --name ci | keys list | keys revoke ci
+    dlbench serve check runs/mnist1d-cnn --host 0.0.0.0      # what is unsafe in this configuration (exit 1: high)
 
 Importing the dlbench.serve package loads the predictors' codecs and with them torch, so this module
 imports it only inside the command functions: `dlbench serve --help` stays fast.
@@ -10,6 +11,7 @@ imports it only inside the command functions: `dlbench serve --help` stays fast.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import List, Optional
 
@@ -63,21 +65,22 @@ def run(
     ),
     ssl_certfile: Optional[Path] = typer.Option(None, help="PEM certificate: serve HTTPS."),
     ssl_keyfile: Optional[Path] = typer.Option(None, help="PEM private key for --ssl-certfile."),
+    monitor: bool = typer.Option(True, "--monitor/--no-monitor", help="Drift monitoring against each run's reference profile."),
+    monitor_window: int = typer.Option(1000, help="Most recent rows per model version that drift is scored on."),
+    drift_min_rows: int = typer.Option(100, help="Rows the window needs before drift is scored."),
+    drift_psi_threshold: float = typer.Option(0.2, help="PSI at which a feature counts as drifted..."),
+    drift_pvalue_threshold: float = typer.Option(0.01, help="...when the two-sample test's p-value is also below this."),
+    far_outside_std: float = typer.Option(3.0, help="Flag requests beyond the training range by this many stds."),
+    request_log: Optional[Path] = typer.Option(None, help="Append sampled inputs + predictions here (JSON lines, no keys)."),
+    request_log_sample_rate: float = typer.Option(0.1, help="Share of requests written to --request-log."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, ... (default: the best available)."),
 ) -> None:
     """Serve run directories until Ctrl-C (in-flight requests finish first)."""
     from dlbench.serve.auth import KeyVerifier, default_keys_path  # torch loads only when the command runs
-    from dlbench.serve.settings import ServeSettings
 
     # Every setting (and the TLS files) is checked before any model loads: a typo costs a line, not
     # a model load followed by a traceback.
-    settings = ServeSettings.from_options(
-        host=host, port=port, api_keys_path=keys_file, no_auth=no_auth, max_batch_size=max_batch_size,
-        max_batch_delay_ms=max_batch_delay_ms, max_queue=max_queue, request_timeout_s=request_timeout_s,
-        max_body_bytes=max_body_bytes, header_timeout_s=header_timeout_s, body_timeout_s=body_timeout_s,
-        keep_alive_s=keep_alive_s, max_header_bytes=max_header_bytes, max_connections=max_connections,
-        max_connections_per_client=max_connections_per_client, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
-    )
+    settings = _settings(locals())
     specs = [_parse_model(spec) for spec in models]
     if not settings.no_auth:
         KeyVerifier(settings.api_keys_path or default_keys_path())  # no usable keys: say so before loading
@@ -86,6 +89,28 @@ def run(
 
     predictors = [load_predictor(run_dir, name=name, version=version, device=device) for name, version, run_dir in specs]
     run_server(predictors, settings, families={(p.name, p.version): _family(p) for p in predictors})
+
+
+def _settings(options: dict):
+    """ServeSettings from the options of `serve run` (each option is the setting of its name)."""
+    from dlbench.serve.settings import ServeSettings
+
+    options = {**options, "api_keys_path": options.get("keys_file")}
+    return ServeSettings.from_options(**{k: v for k, v in options.items() if k in ServeSettings.model_fields})
+
+
+@functools.wraps(run)
+def check(**options) -> None:
+    from dlbench.serve.check import check_deployment, print_findings  # loads no model
+
+    settings = _settings(options)
+    findings = check_deployment(settings, [run_dir for _, _, run_dir in map(_parse_model, options["models"])])
+    raise typer.Exit(print_findings(findings))
+
+
+check.__doc__ = """List what is unsafe in a serving configuration, without serving: give the same RUNs and options
+as `dlbench serve run`. Each finding names the option that fixes it; exit 1 on any high finding."""
+app.command("check")(check)
 
 
 def _family(predictor) -> str:
