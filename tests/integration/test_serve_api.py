@@ -35,7 +35,7 @@ def test_health_and_server_metadata(client):
     assert client.get("/v2/health/live").status_code == 200
     assert client.get("/v2/health/ready").status_code == 200
     meta = client.get("/v2").json()
-    assert meta["name"] == "dlbench" and isinstance(meta["version"], str) and meta["extensions"] == ["binary_tensor_data"]
+    assert meta["name"] == "dlbench" and isinstance(meta["version"], str) and meta["extensions"] == ["binary_tensor_data", "model_repository"]
 
 
 def test_model_metadata_follows_the_spec(client):

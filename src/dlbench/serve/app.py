@@ -7,6 +7,7 @@ routes, the error mapping (http_errors.py) and the ASGI guards (limits.py) aroun
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -17,15 +18,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
 from dlbench.errors import UserError
-from dlbench.serve import binary
+from dlbench.serve import binary, repository
+from dlbench.serve.audit import AuditLog
 from dlbench.serve.auth import KeyVerifier, default_keys_path
 from dlbench.serve.batching import Batcher
 from dlbench.serve.drift import Monitoring
 from dlbench.serve.http_errors import ERROR_RESPONSES, InternalErrorMiddleware, install_error_handlers
-from dlbench.serve.limits import AuthMiddleware, BodyLimitMiddleware
+from dlbench.serve.limits import AuthMiddleware, BodyLimitMiddleware, NoManagementMiddleware
 from dlbench.serve.metrics import AccessLogMiddleware, Metrics
 from dlbench.serve.openapi import customize_openapi
 from dlbench.serve.predictor import Predictor, TensorSpec
+from dlbench.serve.routing import Routing
 from dlbench.serve.protocol import InferenceRequest, InferenceResponse, ModelMetadata, ServerMetadata
 from dlbench.serve.settings import ServeSettings
 from dlbench.serve.tensors import decode_input, encode_output, shape_str
@@ -33,7 +36,7 @@ from dlbench.serve.tensors import decode_input, encode_output, shape_str
 log = logging.getLogger("dlbench.serve")
 
 SERVER_NAME = "dlbench"
-EXTENSIONS: list[str] = [binary.EXTENSION]
+EXTENSIONS: list[str] = [binary.EXTENSION, repository.EXTENSION]
 
 
 def _server_version() -> str:
@@ -67,36 +70,54 @@ class Served:
 class Registry:
     def __init__(self, predictors: list[Predictor], settings: ServeSettings, metrics: Metrics):
         self.models: dict[str, dict[str, Served]] = {}
+        self.settings, self.metrics = settings, metrics
+        self.routing = Routing(metrics.registry)  # which version answers the unversioned URL (routing.py)
         for p in predictors:
-            inputs, outputs = list(p.inputs()), list(p.outputs())
-            if p.batchable:
-                for s in inputs + outputs:
-                    if not s.shape or s.shape[0] != -1:
-                        raise ValueError(f"batchable model '{p.name}': tensor '{s.name}' needs -1 as first dim")
             versions = self.models.setdefault(p.name, {})
             if str(p.version) in versions:
                 raise UserError(f"model '{p.name}' version {p.version} is given twice", "serve each run once")
-            depth = metrics.queue_depth.labels(p.name)
-            batcher = Batcher(
-                p, settings.max_batch_size, settings.max_batch_delay_ms, settings.max_queue,
-                settings.request_timeout_s,
-                on_batch=metrics.observe_batch(p.name), on_depth=depth.set,
-            )
-            versions[str(p.version)] = Served(p, {s.name: s for s in inputs}, {s.name: s for s in outputs}, batcher)
+            versions[str(p.version)] = self.serve(p)
+
+    def serve(self, p: Predictor) -> Served:
+        """A predictor with its batcher, ready to be put in `models` (at start, or by repository.py)."""
+        inputs, outputs = list(p.inputs()), list(p.outputs())
+        if p.batchable:
+            for s in inputs + outputs:
+                if not s.shape or s.shape[0] != -1:
+                    raise ValueError(f"batchable model '{p.name}': tensor '{s.name}' needs -1 as first dim")
+        settings, metrics = self.settings, self.metrics
+        depth = metrics.queue_depth.labels(p.name)
+        batcher = Batcher(
+            p, settings.max_batch_size, settings.max_batch_delay_ms, settings.max_queue,
+            settings.request_timeout_s,
+            on_batch=metrics.observe_batch(p.name), on_depth=depth.set,
+        )
+        return Served(p, {s.name: s for s in inputs}, {s.name: s for s in outputs}, batcher)
 
     def versions(self, name: str) -> list[str]:
         return sorted(self.models[name], key=_version_key)
 
+    def resolve(self, name: str, version: str | None) -> tuple[Served, str]:
+        """(what answers, route): the URL's version ("pinned"), else the routing's pick (default or canary)."""
+        if version is not None or name not in self.models:
+            return self.get(name, version), "pinned"
+        picked, route = self.routing.pick(name, self.versions(name))
+        return self.models[name][picked], route
+
     def get(self, name: str, version: str | None) -> Served:
         if name not in self.models:
             raise HTTPException(404, f"unknown model '{name}'; served models: {', '.join(sorted(self.models))}")
-        if version is None:  # unversioned URL: the latest version
-            return self.models[name][self.versions(name)[-1]]
+        if version is None:  # unversioned URL: the routing's default version, else the latest
+            return self.models[name][self.routing.route(name).default or self.versions(name)[-1]]
         if version not in self.models[name]:
             raise HTTPException(
                 404, f"model '{name}' has no version '{version}'; available: {', '.join(self.versions(name))}"
             )
         return self.models[name][version]
+
+    async def submit(self, name: str, version: str, arrays, parameters):
+        """The batcher call of one (name, version), for shadow copies."""
+        return await self.get(name, version).batcher.submit(arrays, parameters)
 
     def all(self) -> list[Served]:
         return [s for versions in self.models.values() for s in versions.values()]
@@ -183,13 +204,19 @@ def _add_routes(app: FastAPI, registry: Registry, metrics: Metrics) -> None:
         return Response(status_code=200)
 
     async def infer(request: Request, name: str, version: str | None) -> Response:
-        served = registry.get(name, version)
         body, blobs = binary.read_request(await request.body(), request.headers.get(binary.HEADER))
+        # Resolved after the body is read: from here to the batcher's queue nothing awaits, so a version
+        # swapped meanwhile (repository.py) never hands this request to a batcher that is draining.
+        served, route = registry.resolve(name, version)
         request.state.version = served.predictor.version
         arrays = _check_inputs(served, body, blobs)
         wanted = _requested_outputs(served, body)
         parameters = {k: v for k, v in (body.parameters or {}).items() if k not in binary.PROTOCOL_PARAMETERS}
+        started = time.perf_counter()
         outputs, batch_size = await served.batcher.submit(arrays, parameters)
+        registry.routing.answered(name, served.predictor.version, route, time.perf_counter() - started)
+        if route != "pinned":  # a copy for the shadow version, if any: compared and logged, never returned
+            registry.routing.shadow_copy(name, served.predictor.version, registry.submit, arrays, parameters, outputs)
         request.state.batch_size = batch_size
         missing = [n for n in wanted if n not in outputs]
         if missing:  # the predictor broke its own metadata: our bug, not the client's
@@ -263,15 +290,21 @@ def create_app(predictors: list[Predictor], settings: ServeSettings) -> FastAPI:
     )
     app.state.closing = False
     _add_routes(app, registry, metrics)
+    app.include_router(repository.router, responses=ERROR_RESPONSES)  # model management (admin keys only)
     customize_openapi(app, registry.models, auth=verifier is not None)
     install_error_handlers(app)
     # Starlette wraps in reverse order: the access log sees everything (500s included), auth runs
     # before a byte of the body is read, and the body limits before FastAPI parses it.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
+    audit = AuditLog(settings.audit_log)
     if verifier is not None:
-        app.add_middleware(AuthMiddleware, verifier=verifier)
+        app.add_middleware(AuthMiddleware, verifier=verifier, audit=audit)
+    else:  # without keys nobody can be told apart: model management stays off
+        app.add_middleware(NoManagementMiddleware)
     app.add_middleware(InternalErrorMiddleware)
-    app.add_middleware(AccessLogMiddleware, metrics=metrics, models=set(registry.models))
+    # registry.models itself, not a copy: models loaded at run time are labelled in the metrics too
+    app.add_middleware(AccessLogMiddleware, metrics=metrics, models=registry.models)
     app.state.registry, app.state.metrics = registry, metrics
     app.state.monitoring = monitoring
+    app.state.repository = repository.Repository(registry, settings, audit, settings.device)
     return app

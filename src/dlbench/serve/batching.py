@@ -121,6 +121,9 @@ class Batcher:
         assert self._queue is not None
         loop = asyncio.get_running_loop()
         first = self._carry or await self._queue.get()
+        # Busy from the moment a request is held outside the queue: close() must not stop the worker
+        # while it gathers a batch (the held requests would never be answered; seen in a version swap).
+        self._busy = True
         self._carry = None
         batch, rows = [first], first.rows
         deadline = loop.time() + self.delay_s
@@ -150,6 +153,7 @@ class Batcher:
             batch = await self._next_batch()
             self._on_depth(self.depth())
             if not batch:
+                self._busy = False
                 continue
             self._busy = True
             try:

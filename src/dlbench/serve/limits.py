@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from dlbench.serve.auth import KeyVerifier
+from dlbench.serve.auth import KeyVerifier, needs_admin
+from dlbench.serve.logs import clip
 from dlbench.serve.metrics import endpoint_of
 
 # The health probes stay open: Kubernetes and load balancers call them without credentials.
@@ -44,7 +45,7 @@ def declared_body(scope) -> tuple[int | None, bool]:
 
 
 def takes_body(scope) -> bool:
-    return scope.get("method") == "POST" and endpoint_of(scope.get("path", "")) == "infer"
+    return scope.get("method") == "POST" and endpoint_of(scope.get("path", "")) in ("infer", "repository")
 
 
 class BodyLimitMiddleware:
@@ -115,9 +116,10 @@ class AuthMiddleware:
     Unknown paths are 401 too, so the routes cannot be enumerated without a key.
     """
 
-    def __init__(self, app, verifier: KeyVerifier):
+    def __init__(self, app, verifier: KeyVerifier, audit=None):
         self.app = app
         self.verifier = verifier
+        self.audit = audit  # refused management calls by valid keys are audited (audit.AuditLog)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("path") in PUBLIC_PATHS:
@@ -140,9 +142,33 @@ class AuthMiddleware:
                 send, 401, "missing API key: send the header 'Authorization: Bearer <key>'",
                 {"WWW-Authenticate": 'Bearer realm="dlbench"'}, close=close,
             )
-        if not self.verifier.verify(key):
+        who, why = self.verifier.identify(key)
+        if who is None:
             return await send_error(
-                send, 401, "invalid or revoked API key",
+                send, 401, "expired API key: ask for a new one" if why == "expired" else "invalid or revoked API key",
                 {"WWW-Authenticate": 'Bearer realm="dlbench", error="invalid_token"'}, close=close,
             )
+        scope.setdefault("state", {})["identity"] = who  # for the audit log: the key's name, never the key
+        if not who.admin and needs_admin(scope.get("path", "")):
+            if self.audit is not None:
+                self.audit.record(who, "refused", clip(scope.get("path", "")), 403, "refused: not an admin key")
+            return await send_error(
+                send, 403, f"key '{who.name}' is an inference key; model management and logs need an admin key "
+                "(dlbench serve keys add --role admin)", close=close,
+            )
+        await self.app(scope, receive, send)
+
+
+class NoManagementMiddleware:
+    """Without API keys (--no-auth) the management paths answer 403: loading models and reading logs
+    need an admin key, and with no keys there is nobody to be one."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and needs_admin(scope.get("path", "")):
+            return await send_error(send, 403, "model management needs an admin key, and this server runs with "
+                                    "--no-auth; serve with --api-keys holding a key made by "
+                                    "`dlbench serve keys add --role admin`", close=declared_body(scope)[1])
         await self.app(scope, receive, send)

@@ -25,6 +25,7 @@ _ENDPOINTS = [
     (re.compile(r"^/v2/models/[^/]+(/versions/[^/]+)?/infer$"), "infer"),
     (re.compile(r"^/v2/models/[^/]+(/versions/[^/]+)?$"), "model_metadata"),
     (re.compile(r"^/v2/?$"), "server_metadata"),
+    (re.compile(r"^/v2/repository/"), "repository"),
     (re.compile(r"^/metrics$"), "metrics"),
     (re.compile(r"^/openapi\.json$"), "openapi"),
 ]

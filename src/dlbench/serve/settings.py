@@ -51,6 +51,10 @@ class ServeSettings(BaseModel):
     request_log: Path | None = Field(None, description="JSON lines of sampled inputs and predictions (no keys).")
     request_log_sample_rate: float = Field(0.1, ge=0, le=1, description="Share of requests written to --request-log.")
     request_log_max_bytes: int = Field(100 * 2**20, ge=4096, description="--request-log rotates at this size.")
+    # Live model management (repository.py, docs/model-management.md).
+    model_repository: Path | None = Field(None, description="Triton layout DIR/<model>/<version>/ = a run directory.")
+    audit_log: Path | None = Field(None, description="Management calls appended here as JSON lines (also logged).")
+    device: str | None = Field(None, description="Where models loaded at run time go (default: the best available).")
 
     @model_validator(mode="after")
     def _tls(self) -> "ServeSettings":
