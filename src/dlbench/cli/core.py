@@ -87,6 +87,8 @@ def _summary(run_dir: Path, r: dict) -> None:
             tv = test.get(k)
             t.add_row(k, f"{v:.4f}", f"{tv:.4f}" if isinstance(tv, (int, float)) else "")
     out.print(t)
+    if isinstance(r["val"].get("baselines"), dict):
+        _baselines(r)
     kept = _kept(run_dir, r)
     if kept:
         out.print(kept)
@@ -98,6 +100,22 @@ def _summary(run_dir: Path, r: dict) -> None:
     on = f" on {world} processes" if world > 1 else ""
     out.print(f"steps {tr['steps']}{on}, train {tm['train_seconds']:.1f}s "
               f"(eval {tm['eval_seconds']:.1f}s), {tr['samples_per_second']:.0f} samples/s")
+
+
+def _baselines(r: dict) -> None:
+    """The model next to the baselines scored on the same windows (forecasting: naive and seasonal naive)."""
+    base = r["val"]["baselines"]
+    metrics = [k for k, v in next(iter(base.values())).items() if isinstance(v, float)]
+    t = Table(title="model and baselines on the same windows")
+    for c in ("forecast", "split", *metrics):
+        t.add_column(c, justify="left" if c in ("forecast", "split") else "right")
+    for split, d in (("validation", r["val"]), ("test", r.get("test") or {})):
+        for name in ("model", *base):
+            m = d if name == "model" else (d.get("baselines") or {}).get(name) or {}
+            if m:
+                t.add_row(name.replace("_", " "), split, *(f"{m[k]:.4g}" if isinstance(m.get(k), float) else ""
+                                                           for k in metrics))
+    out.print(t)
 
 
 def _kept(run_dir: Path, r: dict) -> str | None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dlbench.codecs.array import ArrayCodec
 from dlbench.codecs.base import DATATYPES, Codec, TensorSpec
 from dlbench.codecs.image import ImageCodec
+from dlbench.codecs.series import SeriesCodec
 from dlbench.codecs.tabular import TabularCodec
 from dlbench.codecs.text import TextCodec
 from dlbench.errors import UserError
 
-CODECS: dict[str, type[Codec]] = {c.kind: c for c in (ArrayCodec, TabularCodec, ImageCodec, TextCodec)}
+CODECS: dict[str, type[Codec]] = {c.kind: c for c in (ArrayCodec, TabularCodec, ImageCodec, TextCodec, SeriesCodec)}
 
 
 def codec_for(preprocessing: dict) -> Codec:

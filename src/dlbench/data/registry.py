@@ -8,6 +8,7 @@ from dlbench.data.builtin import (DiabetesData, DigitsData, Mnist1dData, build_d
 from dlbench.data.images import ImageFolderData, build_image_folder
 from dlbench.data.sklearn_tables import SklearnTableData, build_sklearn_table
 from dlbench.data.tabular import CsvData, build_csv
+from dlbench.data.timeseries import TimeSeriesData, build_timeseries
 from dlbench.data.text import (NumbersData, NumbersLanguageData, ParallelTsvData, TextCsvData, build_numbers,
                                build_numbers_language, build_parallel_tsv, build_text_csv)
 
@@ -23,6 +24,7 @@ DATASETS = {
     "text-csv": (TextCsvData, build_text_csv),
     "numbers-language": (NumbersLanguageData, build_numbers_language),
     "sklearn-table": (SklearnTableData, build_sklearn_table),
+    "timeseries": (TimeSeriesData, build_timeseries),
     "corpus": (CorpusData, build_corpus),
 }
 

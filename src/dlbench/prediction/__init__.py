@@ -19,6 +19,9 @@ def predict(run_dir: str | Path, inputs: str, output: str | None = None, device:
     run.recipe.check_predicts(run)
     x, rows = run.codec.read(inputs)
     preds = run.recipe.predict(run, x, beam=beam)
+    if hasattr(run.codec, "write_predictions"):  # outputs with a layout of their own (forecasts with timestamps)
+        preds, text = run.codec.write_predictions(preds, rows, output)
+        return {"predictions": preds, "text": text}
     text = write_predictions(run.spec, preds, rows, output)
     return {"predictions": preds, "text": text}
 

@@ -1,4 +1,5 @@
-"""CNN: [C, T] signals (Conv1d) and [C, H, W] images (Conv2d) -> classes or values."""
+"""CNN: [C, T] signals (Conv1d) and [C, H, W] images (Conv2d) -> classes or values; forecasting windows
+[features, steps] through causal, dilated 1-D convolutions (a TCN, `causal: true`)."""
 from __future__ import annotations
 
 import math
@@ -7,6 +8,7 @@ from typing import Literal
 from dlbench.errors import UserError
 from dlbench.models.cnn import CNN, CNNNetConfig
 from dlbench.models.layers import output_dim
+from dlbench.models.tcn import TCN, blocks_for
 from dlbench.recipes.base import Recipe, Suggestion
 
 
@@ -14,6 +16,10 @@ class CNNConfig(CNNNetConfig):
     """Convolutional network over [C, T] signals or [C, H, W] images."""
     name: Literal["cnn"] = "cnn"
     """The family: a convolutional network over [C, T] signals (Conv1d) or [C, H, W] images (Conv2d)."""
+    causal: bool = False
+    """1-D only: a temporal convolutional network (TCN, Bai et al. 2018): each stage is a residual block of two
+    causal convolutions (step t sees steps <= t) dilated 2**i at stage i, so the receptive field doubles per
+    stage; stride and pool must stay 1 and none. The head reads the last step (head: flatten reads all)."""
 
 
 class CNNRecipe(Recipe):
@@ -21,8 +27,14 @@ class CNNRecipe(Recipe):
     config = CNNConfig
     description = "convolutional network for images and 1-D signals (classification, regression)"
     title = "CNN"
+    tasks = ("classification", "regression", "forecasting")
 
     def suggest(self, profile, goal):
+        if profile.task == "forecasting":
+            return Suggestion(self.name, 0, "TCN (causal dilated 1-D CNN)", [
+                "time series: causal, dilated convolutions read the whole lookback window with few parameters, "
+                "train in parallel over the steps (unlike an RNN) and forecast every step of the horizon at once"],
+                variant="tcn")
         if profile.task not in ("classification", "regression"):
             return None
         if profile.kind == "image":
@@ -36,6 +48,10 @@ class CNNRecipe(Recipe):
         return None
 
     def starter(self, profile, suggestion, sizes, steps):
+        if suggestion.variant == "tcn":  # enough dilated stages to see the whole window (profile.shape: [F, T])
+            n = blocks_for(profile.shape[-1], 3)
+            stages = [{"channels": 32 if sizes["n_train"] < 5000 else 64, "kernel": 3} for _ in range(n)]
+            return {"name": self.name, "causal": True, "stages": stages, "dropout": 0.1}, {}, {}
         spatial = min(profile.shape[1:]) if len(profile.shape) > 1 else 8
         depth = int(min(4, max(2, math.log2(max(spatial, 4)) - 1)))
         base = 16 if sizes["n_train"] < 1000 else 32
@@ -52,6 +68,15 @@ class CNNRecipe(Recipe):
         return super().fits(spec)
 
     def build(self, mc, spec):
+        if mc.causal:
+            if len(spec.input_shape) != 2:
+                raise UserError(f"model.causal needs [C, T] sequences, but the data gives {list(spec.input_shape)}",
+                                "set model.causal: false for images")
+            if any(st.stride != 1 or st.pool != "none" for st in mc.stages):
+                raise UserError("model.causal keeps every step: its stages take no stride or pooling",
+                                "remove stride and pool from model.stages")
+            return TCN(tuple(spec.input_shape), output_dim(spec), [st.channels for st in mc.stages],
+                       [st.kernel for st in mc.stages], mc.activation, mc.dropout, mc.head == "flatten")
         if len(spec.input_shape) not in (2, 3):
             raise UserError(f"model cnn needs [C, T] signals or [C, H, W] images, but the data gives "
                             f"{list(spec.input_shape)}", "use an MLP for flat features, or data.flatten: false")

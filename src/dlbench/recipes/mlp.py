@@ -20,6 +20,7 @@ class MLPRecipe(Recipe):
     config = MLPConfig
     description = "multi-layer perceptron for tables and flat features (classification, regression)"
     title = "MLP"
+    tasks = ("classification", "regression", "forecasting")
 
     def suggest(self, profile, goal):
         if profile.kind in ("text", "translation") or profile.task not in ("classification", "regression"):

@@ -104,6 +104,8 @@ def train_supervised(recipe, cfg, run, *, resume: bool = False, quiet: bool = Tr
                      "world_size": dist.world if dist else 1},
         **{k: record[k] for k in ("timing", "data", "device", "versions")},
     }
+    if hasattr(task, "judge"):  # tasks with baselines (forecasting) say how the model compares with them
+        result["diagnosis"] = task.judge(result["diagnosis"], val)
     if is_main:
         info = recipe.model_info(cfg, bundle, raw)
         profile = reference_profile(recipe, cfg, bundle, raw, task, info, device)  # drift monitoring's reference
