@@ -54,9 +54,9 @@ class ForecastTask:
         res = {"loss": self._loss(out, y).item(), **forecast_metrics(info["truth"], pred, info["mase"])}
         if detailed:
             res["baselines"] = {b: forecast_metrics(info["truth"], info[b], info["mase"]) for b in BASELINES}
-            res["mae_by_horizon"] = {"model": mae_by_horizon(info["truth"], pred),
-                                     **{b: mae_by_horizon(info["truth"], info[b]) for b in BASELINES}}
-            res["windows"] = len(split)
+            res["by_horizon"] = {"windows": len(split), "mae": {
+                "model": mae_by_horizon(info["truth"], pred),
+                **{b: mae_by_horizon(info["truth"], info[b]) for b in BASELINES}}}
         return res
 
     def predictions(self, outputs: torch.Tensor) -> dict[str, np.ndarray]:
@@ -81,7 +81,7 @@ class ForecastTask:
         """The diagnosis with the comparison against the baselines on validation: a model whose MASE is not
         below the seasonal-naive forecast's is "worse than seasonal naive", whatever its fit."""
         base = val.get("baselines") or {}
-        sn, nv = (base.get(b, {}).get("mase") for b in BASELINES)
+        nv, sn = (base.get(b, {}).get("mase") for b in BASELINES)
         m = val.get("mase")
         if not all(isinstance(v, float) and np.isfinite(v) for v in (m, sn, nv)):
             return diagnosis
