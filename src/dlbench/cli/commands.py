@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from dlbench.cli import bench, configs, core, export, generate, machine, recommend, report, serve, size, tune
+from dlbench.cli import bench, configs, core, export, generate, machine, monitor, recommend, report, serve, size, tune
 from dlbench.cli.parsing import Group
 
 app = typer.Typer(cls=Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -29,6 +29,7 @@ COMMANDS = [
     ("size", size.size, "Measure"),
     ("tune", tune.app, "Tune and deploy"),
     ("serve", serve.app, "Tune and deploy"),
+    ("monitor", monitor.monitor, "Tune and deploy"),
     ("export", export.export, "Tune and deploy"),
 ]
 
