@@ -47,6 +47,18 @@ router = APIRouter(tags=["model repository"], responses={
     403: {"model": ErrorResponse, "description": "An inference key, or a server without keys: management needs an admin key"}})
 
 
+def scan_repository(root: Path | str) -> dict[str, dict[str, Path]]:
+    """A model repository directory in Triton's layout: model -> version -> run directory."""
+    root, found = Path(root), {}
+    if not root.is_dir():
+        return found
+    for model in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        versions = {v.name: v for v in model.iterdir() if v.is_dir() and _VERSION.match(v.name)}
+        if versions:
+            found[model.name] = versions
+    return found
+
+
 class Repository:
     """What the server knows beyond what it serves: where each version came from, what was unloaded or
     failed to load, and the repository directory."""
@@ -67,15 +79,7 @@ class Repository:
 
     # --- what there is ---------------------------------------------------------------------------------
     def scan(self) -> dict[str, dict[str, Path]]:
-        """The repository directory: model -> version -> run directory."""
-        found: dict[str, dict[str, Path]] = {}
-        if self.root is None or not self.root.is_dir():
-            return found
-        for model in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            versions = {v.name: v for v in model.iterdir() if v.is_dir() and _VERSION.match(v.name)}
-            if versions:
-                found[model.name] = versions
-        return found
+        return scan_repository(self.root) if self.root is not None else {}
 
     def index(self, ready_only: bool) -> list[dict]:
         from dlbench.serve.app import _version_key
@@ -309,4 +313,4 @@ def _routing_state(registry, name: str) -> dict:
             "answers_unversioned": route.default or registry.versions(name)[-1]}
 
 
-__all__ = ["EXTENSION", "Repository", "Route", "router"]
+__all__ = ["EXTENSION", "Repository", "Route", "router", "scan_repository"]
