@@ -63,20 +63,21 @@ def size(source: str = typer.Argument(..., help="A config YAML or shipped config
         out.print(f"time-to-train measured here: {human_seconds(mt['value'])} ({mt['source']})")
     t = Table(title="predicted time-to-train per candidate" + (
         f" (target {human_seconds(doc['target_s'])})" if doc["target_s"] else ""))
-    for c in ("device", "devices", "time to train", "step", "bound", "samples/s", "efficiency", "memory/device",
-              "CPU cores/device", "RAM/node", "storage/node", "network/node", "power"):
+    for c in ("device", "devices", "time to train", "step", "bound", "memory/device", "CPU cores/device", "RAM/node",
+              "storage/node", "network/node"):
         t.add_column(c, justify="right" if c not in ("device", "bound") else "left")
     for p in doc["candidates"]:
         nodes_txt = f"{p['per_node']}x{p['nodes']}" if p["nodes"] > 1 else str(p["devices"])
         t.add_row(p["device"], nodes_txt, human_seconds(p["time_to_train"]["value"]),
-                  human_seconds(p["step_time"]["value"]), p["bound"], f"{p['samples_per_s']['value']:.4g}",
-                  f"{p['efficiency']['value']:.1%}",
+                  human_seconds(p["step_time"]["value"]), p["bound"],
                   fmt(p["memory_per_device"]["value"], "bytes") + ("" if p["fits"] else " (too big)"),
                   f"{p['cpu_cores_per_device']['value']:.1f}", fmt(p["ram_per_node"]["value"], "bytes"),
                   fmt(p["storage_bw_per_node"]["value"], "bytes") + "/s",
-                  f"{p['network_per_node']['value']:.3g} Gb/s" if p["nodes"] > 1 else "-",
-                  f"{p['power']['value']:.0f} W" if p["power"]["value"] else "-")
+                  f"{p['network_per_node']['value']:.3g} Gb/s" if p["nodes"] > 1 else "-")
     out.print(t)
+    effs = {p["device"]: p["efficiency"] for p in doc["candidates"]}
+    for name, e in effs.items():
+        out.print(f"[dim]{name}: efficiency {e['value']:.1%} ({e['source']})[/dim]", highlight=False, soft_wrap=True)
     for line in doc["advice"]:
         out.print(line, highlight=False, soft_wrap=True)
     out.print("[dim]every number's basis: --json (workload.*.source, candidates[].*.source, assumptions)[/dim]")

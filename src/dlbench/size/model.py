@@ -78,11 +78,11 @@ def human_seconds(s: float) -> str:
 
 
 def parse_duration(text: str) -> float:
-    """'10m', '90s', '2h', '1.5d', '45' (seconds) -> seconds."""
+    """'10m', '90s', '2h', '1.5d', '500ms', '45' (seconds) -> seconds."""
     from dlbench.errors import UserError
 
     t = str(text).strip().lower()
-    units = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+    units = {"ms": 1e-3, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
     num, unit = t.rstrip("abcdefghijklmnopqrstuvwxyz"), t[len(t.rstrip("abcdefghijklmnopqrstuvwxyz")):] or "s"
     try:
         v = float(num) * units[unit]

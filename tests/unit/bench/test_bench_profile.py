@@ -1,6 +1,8 @@
 """The profiler on a deliberately data-starved config, and its recommendation rules."""
 import time
 
+import pytest
+
 import torch
 
 from dlbench.bench.profile import Measurements, measure, recommend
@@ -78,3 +80,40 @@ def test_small_ram_and_a_degraded_pcie_link_are_warnings():
     k = kinds(meas(), {"gpus": [slow], "ram_bytes": 128 * 2**30})
     assert k["host_ram"].severity == "warning" and "282" in k["host_ram"].message
     assert "Gen3 x8" in k["pcie_link"].message and "Gen5 x16" in k["pcie_link"].message
+
+
+def test_cpu_only_step_is_compute_bound_never_ok_and_names_what_a_gpu_would_change():
+    what_if = [{"device": "H100-SXM", "step_ms": 1.9, "speedup": 25.0, "bound": "operator launches",
+                "assumption": "40% of fp32 peak, 8 us per operator x 236 operators"}]
+    k = kinds(meas(device="cpu", lazy_data=False, peak_device_bytes=None, device_total_bytes=None, data_stall=0.01,
+                   threads=2, cpu_other=0.0), {"gpus": [], "ram_bytes": 64 * 2**30})
+    assert "ok" not in k and k["cpu_compute_bound"].severity == "advice"
+    assert "compute-bound" in k["cpu_compute_bound"].message
+    r = recommend(meas(device="cpu", peak_device_bytes=None, device_total_bytes=None, data_stall=0.01, cpu_other=0.0),
+                  {"gpus": [], "ram_bytes": 2**36}, what_if)
+    (c,) = [x for x in r if x.kind == "cpu_compute_bound"]
+    assert "H100-SXM 1.9 ms (25x, operator launches-bound)" in c.message and c.evidence["what_if"] == what_if
+
+
+def test_a_machine_busy_with_other_work_is_reported():
+    k = kinds(meas(cpu_system=0.95, cpu_other=0.6, load_average=7.5), {"gpus": [GPU], "ram_bytes": 512 * 2**30})
+    assert k["machine_busy"].severity == "warning" and "60%" in k["machine_busy"].message
+    assert "7.5" in k["machine_busy"].message and "ok" not in k
+    assert set(kinds(meas(cpu_other=0.1), {"gpus": [GPU], "ram_bytes": 512 * 2**30})) == {"ok"}
+
+
+def test_the_gpu_what_if_from_the_sizing_model():
+    from dlbench.size.advice import gpu_what_if
+    from dlbench.size.model import Q
+    from dlbench.size.workload import StepDemands
+
+    q = lambda v, u="": Q(v, u, "test")  # noqa: E731
+    d = StepDemands(flops_per_sample=q(1e9, "FLOP"), eval_flops_per_sample=q(3e8, "FLOP"), params=q(1e6),
+                    weight_bytes=q(4e6), grad_bytes=q(4e6), optimizer_bytes=q(8e6), activation_bytes_per_sample=q(1e5),
+                    peak_memory_bytes=q(2e7), operators_per_step=q(200.0), storage_bytes_per_sample=q(1e3),
+                    dataset_bytes=q(1e6), batch=64, train_samples=1000, val_samples=100)
+    rows = {w["device"]: w for w in gpu_what_if(d, 1.0, "fp32")}
+    # H100 SXM fp32: 64 GFLOP / (67 TFLOP/s x 40%) = 2.39 ms, above the 200 x 8 us = 1.6 ms launch floor
+    assert rows["H100-SXM"]["step_ms"] == pytest.approx(64e9 / (67e12 * 0.4) * 1e3)
+    assert rows["H100-SXM"]["speedup"] == pytest.approx(1.0 / (64e9 / (67e12 * 0.4)))
+    assert rows["L4"]["step_ms"] > rows["H100-SXM"]["step_ms"]
