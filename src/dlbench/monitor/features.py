@@ -120,8 +120,36 @@ class TextFeatures(Extractor):
         return out
 
 
+class AudioFeatures(Extractor):
+    """`audio` (files as BYTES) or `samples` FP32 [-1, -1]: each clip's duration in seconds (before the model pads
+    or crops it), loudness (RMS), peak and zero-crossing rate (a rough pitch / noisiness measure)."""
+
+    features = [Feature("audio.seconds"), Feature("audio.rms"), Feature("audio.peak"), Feature("audio.zero_crossings")]
+
+    def __init__(self, codec):
+        self.rate = int(codec.pre.sample_rate)
+
+    def _clips(self, tensors):
+        if "samples" in tensors:
+            return [(np.asarray(w, dtype=np.float64), self.rate) for w in tensors["samples"]]
+        from dlbench.codecs.audio import file_bytes  # decoders load only for audio models
+        from dlbench.data.audio_signal import decode
+
+        return [decode(file_bytes(v, i), f"input 'audio'[{i}]") for i, v in enumerate(tensors["audio"])]
+
+    def extract(self, tensors):
+        clips = self._clips(tensors)
+        out = np.zeros((len(clips), 4))
+        for i, (x, rate) in enumerate(clips):
+            x = np.asarray(x, dtype=np.float64).reshape(len(x), -1).mean(1) if np.ndim(x) > 1 else np.asarray(x, float)
+            if len(x):
+                out[i] = (len(x) / rate, np.sqrt(np.mean(x * x)), np.abs(x).max(),
+                          np.mean(np.signbit(x[1:]) != np.signbit(x[:-1])) if len(x) > 1 else 0.0)
+        return out
+
+
 INPUTS: dict[str, type[Extractor]] = {"array": ArrayFeatures, "image": ImageFeatures, "tabular": TabularFeatures,
-                                      "text": TextFeatures}
+                                      "text": TextFeatures, "audio": AudioFeatures}
 """Codec kind -> the extractor of its request tensors (one table; a kind not here is not monitored)."""
 
 

@@ -6,8 +6,8 @@ model.json records the file's sha256 under `reference_profile` ({"file", "sha256
 hash covers it like the weights: an edited profile is refused when it is read, never silently trusted.
 
 Each feature (features.py) is summarized as
-    numeric:     count, mean, std, min, max, quantiles, `edges` (the training deciles) with the share of rows in
-                 each of the len(edges) + 1 bins (`proportions`, for the PSI), and `sample`: up to SAMPLE values
+    numeric:     count, mean, std, min, max, quantiles, `edges` (min, the training deciles, just above max) with
+                 the share of rows in each of the len(edges) + 1 bins (`proportions`, for the PSI), and `sample`: up to SAMPLE values
                  for the two-sample tests (Kolmogorov-Smirnov, Wasserstein);
     categorical: `categories` and `proportions` over them plus a last entry for unseen ones.
 """
@@ -42,8 +42,14 @@ def summarize(feature: Feature, values: np.ndarray, rng: np.random.Generator) ->
         return {"name": feature.name, "kind": "categorical", "count": int(len(values)),
                 "categories": list(feature.categories),
                 "proportions": [_g(c) for c in counts / max(len(values), 1)]}
-    edges = np.unique(np.quantile(values, DECILES))
-    props = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1) / len(values)
+    # The training deciles, plus the min and just above the max: values beyond the training range fall into
+    # bins of their own (empty at training), so a constant feature, or one pushed past its range, still moves.
+    edges = np.unique(np.concatenate([[values.min()], np.quantile(values, DECILES), [np.nextafter(values.max(), np.inf)]]))
+    props = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1).astype(np.float64)
+    # A new row lands beyond the min or the max of n training rows with probability about 1/(n+1) each (rule of
+    # succession): the tail bins get that share rather than none, so a rare in-distribution extreme costs little.
+    props[[0, -1]] += len(values) / (len(values) + 1)
+    props /= props.sum()
     sample = values if len(values) <= SAMPLE else rng.choice(values, SAMPLE, replace=False)
     return {"name": feature.name, "kind": "numeric", "count": int(len(values)),
             "mean": _g(values.mean()), "std": _g(values.std()), "min": _g(values.min()), "max": _g(values.max()),

@@ -1,0 +1,229 @@
+"""Drift monitoring with a real server: trained runs carry a reference profile; traffic from the training distribution
+keeps every drift gauge under its threshold, and one shifted feature (2 standard deviations), brightened images or
+text in other languages cross it within the window. Runs trained before profiles existed still serve, unmonitored."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import httpx
+import numpy as np
+import pytest
+
+import dlbench
+from dlbench.data.registry import build_data
+from dlbench.run.files import canonical_sha256
+from dlbench.schema import parse_config
+from dlbench.serve.runs import load_predictor
+from tests.conftest import REPO
+from tests.unit.serve.serve_fakes import live_server
+
+CSV = REPO / "src/dlbench/configs/data/breast-cancer.csv"
+WINDOW = 200
+SERVE = {"no_auth": True, "monitor_window": WINDOW, "drift_min_rows": 100}
+TRAIN = {"steps": 30, "eval_every": 10, "batch_size": 32, "threads": 1}
+
+
+def metrics(url: str) -> dict[tuple[str, tuple], float]:
+    """/metrics as {(name, ((label, value), ...)): value} for the drift families."""
+    out = {}
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        m = re.match(r"^(dlbench_(?:drift|prediction_drift|drifted|out_of_range|far_outside|monitor)\w*)\{(.*)\} (\S+)$", line)
+        if m:
+            labels = tuple(sorted(re.findall(r'(\w+)="([^"]*)"', m.group(2))))
+            out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def gauge(ms: dict, name: str, **labels) -> float:
+    return ms[(name, tuple(sorted(labels.items())))]
+
+
+def detected(ms: dict, model: str) -> dict[str, float]:
+    return {dict(k[1])["feature"]: v for k, v in ms.items() if k[0] == "dlbench_drift_detected" and dict(k[1])["model"] == model}
+
+
+def infer(url: str, model: str, inputs: list[dict]) -> dict:
+    r = httpx.post(f"{url}/v2/models/{model}/infer", json={"inputs": inputs}, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+# --- tables ------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def table_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("mon") / "bc"
+    dlbench.train({"data": {"kind": "csv", "path": str(CSV), "target": "diagnosis"},
+                   "model": {"name": "mlp", "hidden": [16]}, "train": TRAIN, "name": "bc"}, run_dir=d)
+    return d
+
+
+def _rows(frame, cols):
+    return [{"name": c, "shape": [len(frame)], "datatype": "FP64", "data": frame[c].tolist()} for c in cols]
+
+
+def test_table_in_distribution_stays_quiet_and_a_shifted_feature_crosses_within_the_window(table_run, tmp_path):
+    import pandas as pd
+
+    frame = pd.read_csv(CSV)
+    cols = [c for c in frame.columns if c != "diagnosis"]
+    rng = np.random.default_rng(0)
+    log = tmp_path / "requests.jsonl"
+    with live_server([load_predictor(table_run, name="bc")], request_log=log, request_log_sample_rate=1.0, **SERVE) as url:
+        for _ in range(WINDOW // 8):  # rows drawn from the data the model was trained on
+            answer = infer(url, "bc", _rows(frame.iloc[rng.choice(len(frame), 8)], cols))
+            assert answer["parameters"] == {"far_outside_training_range": False}
+        ms = metrics(url)
+        assert gauge(ms, "dlbench_monitor_window_rows", model="bc", version="1") == WINDOW
+        assert gauge(ms, "dlbench_drifted_features", model="bc", version="1") == 0
+        assert set(detected(ms, "bc")) == set(cols) and not any(detected(ms, "bc").values())
+        assert all(v < 0.2 for k, v in ms.items() if k[0] == "dlbench_drift_psi")
+
+        shifted = frame.copy()
+        shifted["texture"] += 2 * frame["texture"].std()
+        for _ in range(WINDOW // 8):
+            infer(url, "bc", _rows(shifted.iloc[rng.choice(len(frame), 8)], cols))
+        ms = metrics(url)
+        assert {f for f, v in detected(ms, "bc").items() if v} == {"texture"}
+        assert gauge(ms, "dlbench_drift_psi", model="bc", version="1", feature="texture") > 0.2
+        assert gauge(ms, "dlbench_drift_wasserstein", model="bc", version="1", feature="texture") == pytest.approx(2, abs=0.4)
+        assert gauge(ms, "dlbench_drifted_features", model="bc", version="1") >= 1
+
+        far = frame.iloc[:2].copy()
+        far.loc[far.index[1], "area"] = 1e9  # the issue's example: a confident answer to nonsense
+        answer = infer(url, "bc", _rows(far, cols))
+        assert answer["parameters"] == {"far_outside_training_range": True, "far_outside_features": "area"}
+        assert gauge(metrics(url), "dlbench_far_outside_requests_total", model="bc", version="1") == 1
+
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(lines) == 2 * (WINDOW // 8) + 1 and lines[-1]["far_outside"] == ["area"]
+    assert set(lines[0]["inputs"]) == set(cols) and set(lines[0]["outputs"]) == {"probabilities", "label"}
+    assert "authorization" not in log.read_text().lower()
+
+
+def test_monitor_command_reports_drift_from_a_request_log_and_from_a_csv(table_run, tmp_path, run_cli):
+    import pandas as pd
+
+    frame = pd.read_csv(CSV)
+    same, shifted = tmp_path / "same.csv", tmp_path / "shifted.csv"
+    frame.to_csv(same, index=False)
+    frame.assign(texture=frame["texture"] + 2 * frame["texture"].std()).to_csv(shifted, index=False)
+    code, out, err = run_cli("monitor", table_run, same, "--output", tmp_path / "same.html")
+    assert code == 0, err
+    assert "no drift" in err and (tmp_path / "same.html").is_file()
+    code, out, err = run_cli("monitor", table_run, shifted, "--output", tmp_path / "shift.html", "--json")
+    assert code == 1, err
+    summary = json.loads(out)
+    assert [s["feature"] for s in summary["inputs"] if s["drifted"]] == ["texture"] and summary["rows"] == len(frame)
+    html = (tmp_path / "shift.html").read_text()
+    assert "texture" in html and "data:image/png;base64," in html
+
+    log = tmp_path / "requests.jsonl"  # what a server sampled: the shifted rows with the answers it gave
+    cols = [c for c in frame.columns if c != "diagnosis"]
+    record = {"time": "t", "model": "bc", "version": "1", "id": None,
+              "inputs": {c: (frame[c] + (2 * frame[c].std() if c == "texture" else 0)).tolist() for c in cols},
+              "outputs": {"probabilities": [[0.5, 0.5]] * len(frame), "label": ["benign"] * len(frame)}}
+    log.write_text(json.dumps(record) + "\n")
+    code, out, err = run_cli("monitor", table_run, log, "--json")
+    assert code == 1, err
+    summary = json.loads(out)
+    assert "request log" in summary["source"] and "texture" in summary["verdict"]
+    assert (table_run / "drift-report.html").is_file()
+
+
+def _without_profile(run, dest):
+    """The run as a dlbench from before reference profiles would have written it."""
+    shutil.copytree(run, dest)
+    info = json.loads((dest / "model.json").read_text())
+    del info["reference_profile"], info["description_sha256"]
+    info["description_sha256"] = canonical_sha256(info)
+    (dest / "model.json").write_text(json.dumps(info))
+    (dest / "reference_profile.json").unlink()
+    return dest
+
+
+def test_a_run_trained_before_profiles_still_serves_unmonitored(table_run, tmp_path, run_cli):
+    import pandas as pd
+
+    old = _without_profile(table_run, tmp_path / "old")
+    frame = pd.read_csv(CSV)
+    cols = [c for c in frame.columns if c != "diagnosis"]
+    with live_server([load_predictor(old, name="old")], **SERVE) as url:
+        answer = infer(url, "old", _rows(frame.iloc[:3], cols))
+        assert "parameters" not in answer and len(answer["outputs"][1]["data"]) == 3
+        assert gauge(metrics(url), "dlbench_monitor_reference", model="old", version="1") == 0
+    code, out, _ = run_cli("serve", "check", old, "--no-auth")
+    assert code == 0 and "no reference profile" in out
+    code, _, err = run_cli("monitor", old, tmp_path)
+    assert code == 2 and "no reference profile" in err
+
+
+def test_an_edited_profile_stops_the_server_and_fails_the_check(table_run, tmp_path, run_cli):
+    from dlbench.errors import UserError
+    from dlbench.serve.app import create_app
+    from dlbench.serve.settings import ServeSettings
+
+    bad = tmp_path / "bad"
+    shutil.copytree(table_run, bad)
+    f = bad / "reference_profile.json"
+    f.write_text(f.read_text().replace('"kind":"numeric"', '"kind":"numeric" ', 1))
+    with pytest.raises(UserError, match="reference_profile.json: sha256 does not match"):
+        create_app([load_predictor(bad)], ServeSettings(no_auth=True))
+    code, out, _ = run_cli("serve", "check", bad, "--no-auth")
+    assert code == 1 and "HIGH" in out and "reference_profile.json" in out
+
+
+# --- images and texts --------------------------------------------------------------------------------------------
+
+def _images(rng, n: int, shift: int = 0) -> dict:
+    """Two classes of 8x8 grey noise images, dark and light; `shift` brightens every pixel."""
+    from PIL import Image
+
+    return {f"{c}/{i}.png": Image.fromarray(np.clip(rng.normal(mean, 20, (8, 8)) + shift, 0, 255).astype(np.uint8))
+            for c, mean in (("dark", 80), ("light", 150)) for i in range(n)}
+
+
+def test_brightened_images_cross_the_brightness_threshold(tmp_path):
+    rng = np.random.default_rng(0)
+    for name, im in _images(rng, 60).items():
+        (tmp_path / "img" / name).parent.mkdir(parents=True, exist_ok=True)
+        im.save(tmp_path / "img" / name)
+    run = tmp_path / "run"
+    dlbench.train({"data": {"kind": "image-folder", "path": str(tmp_path / "img")},
+                   "model": {"name": "cnn", "stages": [{"channels": 4, "kernel": 3}]}, "train": TRAIN}, run_dir=run)
+
+    def send(url, shift):
+        for _ in range(WINDOW // 20):
+            px = np.stack([np.asarray(im) for im in _images(rng, 10, shift).values()])
+            infer(url, "img", [{"name": "image", "shape": list(px.shape), "datatype": "UINT8", "data": px.ravel().tolist()}])
+        return detected(metrics(url), "img")
+
+    with live_server([load_predictor(run, name="img")], **SERVE) as url:
+        assert not any(send(url, 0).values())
+        assert send(url, 60)["image.brightness"] == 1
+
+
+def test_text_in_other_languages_crosses_a_text_threshold(tmp_path):
+    data = {"kind": "numbers-language", "languages": ["en", "fr"], "size": 400, "tokenizer": {"type": "char"},
+            "max_len": 64}
+    run = tmp_path / "run"
+    dlbench.train({"data": data, "model": {"name": "transformer", "d_model": 16, "heads": 2, "layers": 1, "ff": 32},
+                   "train": TRAIN}, run_dir=run)
+
+    def texts(languages, seed):
+        cfg = parse_config({"data": {**data, "languages": languages, "size": 2 * WINDOW, "seed": seed},
+                            "model": {"name": "transformer"}})
+        return build_data(cfg.data).train.sources[:WINDOW]
+
+    def send(url, lines):
+        for i in range(0, len(lines), 20):
+            infer(url, "lang", [{"name": "text", "shape": [len(lines[i:i + 20])], "datatype": "BYTES",
+                                 "data": lines[i:i + 20]}])
+        return detected(metrics(url), "lang")
+
+    with live_server([load_predictor(run, name="lang")], **SERVE) as url:
+        assert not any(send(url, texts(["en", "fr"], 5)).values())
+        drifted = {f for f, v in send(url, texts(["de", "pt"], 6)).items() if v}
+        assert drifted & {"text.unknown_rate", "text.non_ascii_rate", "text.chars", "text.tokens"}
