@@ -50,6 +50,8 @@ class CausalTransformerLM(nn.Module):
         super().__init__()
         self.positions = positions
         self.embed = Embedder(vocab, cfg.d_model, positions, cfg.positions, cfg.dropout)
+        if cfg.positions == "learned":  # half the scale of the (sqrt(d)-scaled) token embeddings, as GPT-2's
+            nn.init.normal_(self.embed.pos, std=0.5)  # 0.01 vs 0.02: position must be visible to learn n-grams
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, vocab, bias=False)

@@ -111,7 +111,7 @@ class LMPredictor:
         from dlbench.tasks.generation import generate_text
 
         opts, texts = self.options(parameters), self.prompts(inputs)
-        emit = parameters.get("_emit")
+        emit = parameters.get("_emit") if callable(parameters.get("_emit")) else None  # set by the server only
         outs = [generate_text(self.run.model, self.run.task.tokenizer, t, opts, emit=emit) for t in texts]
         return {"text_output": np.array([o["text"] for o in outs], dtype=object),
                 "finish_reason": np.array([o["finish_reason"] for o in outs], dtype=object)}

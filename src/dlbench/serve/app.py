@@ -22,6 +22,7 @@ from dlbench.serve import binary, repository
 from dlbench.serve.audit import AuditLog
 from dlbench.serve.auth import KeyVerifier, default_keys_path
 from dlbench.serve.batching import Batcher
+from dlbench.serve.generate import router as generate_router
 from dlbench.serve.drift import Monitoring
 from dlbench.serve.http_errors import ERROR_RESPONSES, InternalErrorMiddleware, install_error_handlers
 from dlbench.serve.limits import AuthMiddleware, BodyLimitMiddleware, NoManagementMiddleware
@@ -290,6 +291,7 @@ def create_app(predictors: list[Predictor], settings: ServeSettings) -> FastAPI:
     )
     app.state.closing = False
     _add_routes(app, registry, metrics)
+    app.include_router(generate_router)  # the generate extension for language models (serve/generate.py)
     app.include_router(repository.router, responses=ERROR_RESPONSES)  # model management (admin keys only)
     customize_openapi(app, registry.models, auth=verifier is not None)
     install_error_handlers(app)

@@ -23,6 +23,7 @@ _ENDPOINTS = [
     (re.compile(r"^/v2/health/(live|ready)$"), "health"),
     (re.compile(r"^/v2/models/[^/]+(/versions/[^/]+)?/ready$"), "model_ready"),
     (re.compile(r"^/v2/models/[^/]+(/versions/[^/]+)?/infer$"), "infer"),
+    (re.compile(r"^/v2/models/[^/]+(/versions/[^/]+)?/generate(_stream)?$"), "generate"),
     (re.compile(r"^/v2/models/[^/]+(/versions/[^/]+)?$"), "model_metadata"),
     (re.compile(r"^/v2/?$"), "server_metadata"),
     (re.compile(r"^/v2/repository/"), "repository"),
