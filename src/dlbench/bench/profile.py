@@ -28,6 +28,7 @@ DATA_STALL_LIMIT = 0.10
 DEVICE_MEMORY_UNUSED = 0.25  # peak below a quarter of the device: the batch could grow
 CPU_BOUND_BUSY = 0.70  # the loader side computes (not sleeps or waits on I/O) this fraction of its time
 RAM_PER_GPU_MEMORY = 2.0
+RSS_EVERY_S = 0.25  # peak memory and loader-worker CPU are sampled this often during the timed steps
 BUSY_OTHER = 0.25  # other processes used more than a quarter of the machine: the numbers are pessimistic
 
 
@@ -126,7 +127,7 @@ def measure(cfg, model, task, bundle, device, step, steps: int = 50, warmup: int
     model.train()
     data_s = compute_s = data_cpu = 0.0
     peak_rss, workers = 0, {}
-    t_begin, own0 = 0.0, 0.0
+    t_begin, own0, last_sample = 0.0, 0.0, 0.0
     for i in range(warmup + steps):
         if i == warmup:  # the timed part starts; warm-up loaded kernels and started the workers
             synchronize(device)
@@ -148,9 +149,13 @@ def measure(cfg, model, task, bundle, device, step, steps: int = 50, warmup: int
             data_s += t1 - t0
             compute_s += t2 - t1
             data_cpu += c1 - c0
-            peak_rss = max(peak_rss, _tree_rss(proc))
-            if tc.num_workers and not bundle.train.in_memory:
-                _children_cpu(proc, workers)
+            # psutil walks /proc for the children (milliseconds on a busy machine): sample a few times a
+            # second, not every step, or the instrumentation itself slows the step it measures
+            if t2 - last_sample >= RSS_EVERY_S or i == warmup + steps - 1:
+                peak_rss = max(peak_rss, _tree_rss(proc))
+                if tc.num_workers and not bundle.train.in_memory:
+                    _children_cpu(proc, workers)
+                last_sample = time.perf_counter()
     wall = time.perf_counter() - t_begin
     cpu_system = psutil.cpu_percent(None) / 100
     own = _own_cpu(proc) - own0
