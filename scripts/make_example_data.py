@@ -5,6 +5,8 @@ with scikit-learn (nothing is downloaded). Deterministic: rerunning it rewrites 
 
 breast-cancer.csv   569 rows: the 10 mean cell-nucleus measurements (of sklearn's 30 columns) and `diagnosis`
                     (malignant / benign): classification
+mnist1d-signals.csv 10 new MNIST-1D signals (generator seed 7, one per class; not in the dataset the shipped
+                    mnist1d configs train on), 40 columns t0..t39 and no label: inputs for `dlbench predict`
 diabetes.csv        442 rows: age, sex, body mass index, blood pressure, six blood serum measurements and
                     `progression` (disease progression one year later, 25-346): regression
 """
@@ -47,6 +49,13 @@ def main() -> None:
     db = load_diabetes(scaled=False)
     write(OUT / "diabetes.csv", [*(DIABETES_NAMES[n] for n in db.feature_names), "progression"],
           ([*map(_num, x), _num(y)] for x, y in zip(db.data, db.target)))
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples, args.seed = 200, 7
+    d = make_dataset(args)
+    rows = [d["x"][list(d["y"]).index(c)] for c in range(10)]  # one signal of each class, in class order
+    write(OUT / "mnist1d-signals.csv", [f"t{i}" for i in range(40)], ([_num(v) for v in x] for x in rows))
 
 
 if __name__ == "__main__":
