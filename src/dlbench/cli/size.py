@@ -27,6 +27,8 @@ def size(source: str = typer.Argument(..., help="A config YAML or shipped config
          cache_dataset: bool = typer.Option(False, "--cache-dataset", help="Size RAM to hold the dataset"),
          benchmark: Optional[str] = typer.Option(None, "--benchmark", help="Results folder: which benchmark"),
          plot: Optional[str] = typer.Option(None, "--plot", help="Write the time-to-train vs GPU count PNG here"),
+         save: Optional[str] = typer.Option(None, "--save", help="Write the JSON here too (sizing.json beside a "
+                                            "results/ folder joins its `dlbench report`)"),
          as_json: bool = typer.Option(False, "--json", help="Everything, each number with its source, as JSON")):
     """Size servers: predicted time-to-train per candidate GPU and count, and the CPU, RAM, storage and
     network each needs."""
@@ -36,6 +38,16 @@ def size(source: str = typer.Argument(..., help="A config YAML or shipped config
     doc = size_fn(source, target=target_time, gpus=gpus, nodes=nodes, per_node=per_node, devices_file=devices_file,
                   network_gbps=network_gbps, profile_seconds=profile_seconds, cache_dataset=cache_dataset,
                   benchmark=benchmark)
+    if save:
+        from pathlib import Path
+
+        target = Path(save)
+        if not target.parent.is_dir():
+            from dlbench.errors import UserError
+
+            raise UserError(f"--save {save}: folder {target.parent} does not exist")
+        target.write_text(json.dumps(doc, indent=1, default=str))
+        err.print(f"saved: {save}")
     if plot:
         from dlbench.size.plot import curves_png
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dlbench.errors import UserError
 from dlbench.report import benchextra, figures as F
+from dlbench.report.sizing import sizing_section
 from dlbench.report.document import Absent, Facts, Report, Section, Table, Text, fmt, seconds
 
 RESULT = re.compile(r"result_(\d+)\.txt")
@@ -127,7 +128,8 @@ def build(path: str | Path, profiles: list[str | Path] | None = None) -> Report:
         systems.setdefault(system, {}).setdefault("_device_count", {})[bench] = n
     report = Report(title=f"Benchmark results: {root.name}/", kind="benchmark", source=str(root))
     report.sections += [_summary(results, systems), _time_to_train(results, systems), _scaling(root, results, systems),
-                        benchextra.sizing(root, [Path(f) for f in profiles or []]), _compliance(results), benchextra.systems_section(systems),
+                        benchextra.sizing(root, [Path(f) for f in profiles or []]), sizing_section(root),
+                        _compliance(results), benchextra.systems_section(systems),
                         benchextra.store_section(root)]
     return report
 
