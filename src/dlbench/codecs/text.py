@@ -18,7 +18,7 @@ class TextCodec(Codec):
         return cls(TextPreprocessor.from_json(d))
 
     def read(self, path):
-        """A .txt file or '-' (one text per line), or a CSV with a `text` column."""
+        """A .txt file or "-" (one text per line), or a CSV with the text column the model was trained on."""
         from dlbench.data.tokenize import read_text_inputs
 
         check_exists(path)

@@ -279,8 +279,11 @@ def build_text_csv(cfg: TextCsvData) -> DataBundle:
         rows = np.flatnonzero(bad.values)[:5].tolist()
         log.warning("%s: skipped %d row(s) without text or label (rows %s)", cfg.path, int(bad.sum()), rows)
     rows = [f"row {r + 1}" for r in np.flatnonzero(~bad.to_numpy())]  # 1-based data rows, the header not counted
-    return bundle_from_texts(cfg.path, text[~bad].astype(str).tolist(), label[~bad].astype(str).tolist(), cfg,
-                             ids=rows)
+    bundle = bundle_from_texts(cfg.path, text[~bad].astype(str).tolist(), label[~bad].astype(str).tolist(), cfg,
+                               ids=rows)
+    if cfg.text_column != "text":  # predict reads a CSV's texts from the column the model was trained on
+        bundle.preprocessing["text_column"] = cfg.text_column
+    return bundle
 
 
 class NumbersLanguageData(TextOptions, SplitOptions):

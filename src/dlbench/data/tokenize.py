@@ -183,13 +183,16 @@ class TextPreprocessor:
     """Raw text lines -> [N, L] token ids, exactly as the model saw them in training."""
     kind = "text"
 
-    def __init__(self, tokenizer: dict, max_len: int, eos: bool, overflow: Literal["error", "truncate"]):
+    def __init__(self, tokenizer: dict, max_len: int, eos: bool, overflow: Literal["error", "truncate"],
+                 text_column: str = "text"):
         self.tokenizer_json, self.max_len, self.eos, self.overflow = tokenizer, int(max_len), bool(eos), overflow
         self.tokenizer = tokenizer_from_json(tokenizer)
+        self.text_column = text_column
+        """The CSV column the texts came from in training: `predict` reads a CSV's texts from it."""
 
     @classmethod
     def from_json(cls, d: dict) -> "TextPreprocessor":
-        return cls(d["tokenizer"], d["max_len"], d["eos"], d["overflow"])
+        return cls(d["tokenizer"], d["max_len"], d["eos"], d["overflow"], d.get("text_column", "text"))
 
     def transform(self, texts) -> np.ndarray:
         texts = [str(t) for t in texts]
@@ -214,7 +217,7 @@ class TextPreprocessor:
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "tokenizer": self.tokenizer_json, "max_len": self.max_len, "eos": self.eos,
-                "overflow": self.overflow}
+                "overflow": self.overflow, **({"text_column": self.text_column} if self.text_column != "text" else {})}
 
 
 def read_text_lines(path: str) -> list[str]:
@@ -234,14 +237,16 @@ def read_text_lines(path: str) -> list[str]:
 
 
 def read_text_inputs(pre: TextPreprocessor, path: str) -> tuple[np.ndarray, list[str]]:
-    """A .txt file (or stdin, or a CSV with a `text` column) -> (token ids, the lines)."""
+    """A .txt file (or stdin, or a CSV with the text column the model was trained on) -> (token ids, the lines)."""
     if path != "-" and Path(path).suffix == ".csv":
         from dlbench.data.tabular import read_csv
 
         frame = read_csv(path)
-        if "text" not in frame.columns:
-            raise UserError(f"{path}: a CSV input needs a 'text' column", "or give a .txt file, one input per line")
-        lines = frame["text"].fillna("").astype(str).tolist()
+        col = pre.text_column
+        if col not in frame.columns:
+            raise UserError(f"{path}: a CSV input needs a '{col}' column (the text column the model was trained on)",
+                            "or give a .txt file, one input per line")
+        lines = frame[col].fillna("").astype(str).tolist()
     else:
         lines = read_text_lines(path)
     return pre.transform(lines), lines

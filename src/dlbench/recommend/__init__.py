@@ -116,7 +116,7 @@ def recommend(path: str | Path, target: str | None = None, goal: str = "predict"
     first = ranked[0] if ranked else None
     if not ranked:
         problems.append(f"no family in this dlbench takes {pr.kind} {pr.task} data")
-    elif goal == "generate" and not RECIPES[first.family].generative:
+    elif goal == "generate" and not RECIPES[first.family].generative and first.variant != "language-model":
         problems.insert(0, f"no family in this dlbench generates {pr.kind} data")
     note = "; ".join(problems)
     if note:

@@ -40,6 +40,12 @@ def inspect(path: str | Path, target: str | None = None, goal: str = "predict") 
     p = Path(path)
     if not p.exists():
         raise UserError(f"{p} does not exist", "give a CSV, TSV or NPZ file, or a folder of images")
+    if goal == "generate":  # text to continue: a language model (recommend/corpus.py)
+        from dlbench.recommend.corpus import corpus_profile
+
+        found = corpus_profile(p, target)
+        if found is not None:
+            return found
     if p.is_dir():
         return _images(p, goal)
     suffix = p.suffix.lower()

@@ -45,7 +45,7 @@ def declared_body(scope) -> tuple[int | None, bool]:
 
 
 def takes_body(scope) -> bool:
-    return scope.get("method") == "POST" and endpoint_of(scope.get("path", "")) in ("infer", "repository")
+    return scope.get("method") == "POST" and endpoint_of(scope.get("path", "")) in ("infer", "repository", "generate")
 
 
 class BodyLimitMiddleware:

@@ -2,8 +2,8 @@
 loop with or without the key/value cache, stop strings and streaming.
 
 Sampling (the order of Hugging Face's logits processors): temperature, then top-k, then top-p (nucleus) on the
-next-token distribution; temperature 0 (or `greedy`) takes the most likely token. <pad>, <bos> and <unk> are
-never produced; <eos> ends the text. A seed makes sampling reproducible: every prompt gets its own generator
+next-token distribution; temperature 0 (or `greedy`) takes the most likely token. <pad>, <bos>, <eos> and <unk>
+are never produced (a corpus joins its documents with a blank line, so no special token is ever a target). A seed makes sampling reproducible: every prompt gets its own generator
 seeded with it, so a prompt's continuation does not depend on the other prompts of a batch.
 
 A model with a bounded number of positions (the Transformer) sees at most its last `positions` tokens: when the
@@ -101,7 +101,7 @@ def encode_prompt(tok, prompt: str) -> list[int]:
 def pick(logits: torch.Tensor, opts: SamplingOptions, gen: torch.Generator | None) -> int:
     """The next token from [V] logits."""
     logits = logits.float().clone()
-    logits[[PAD, BOS, UNK]] = -math.inf
+    logits[[PAD, BOS, EOS, UNK]] = -math.inf  # documents are joined by a blank line: <eos> is never a target
     if opts.is_greedy:
         return int(logits.argmax())
     logits = logits / opts.temperature
@@ -118,8 +118,7 @@ def pick(logits: torch.Tensor, opts: SamplingOptions, gen: torch.Generator | Non
 @torch.no_grad()
 def generate_ids(model, prompt: list[int], opts: SamplingOptions, *, use_cache: bool = True,
                  on_token: Callable[[int], bool] | None = None) -> tuple[list[int], str]:
-    """New token ids after `prompt`, and why generation ended ("length", "eos", or "stop" when `on_token`
-    returned True). `on_token(id)` is called after every token."""
+    """New token ids after `prompt`, and why generation ended ("length", or "stop" when `on_token` returned True). `on_token(id)` is called after every token."""
     model.eval()
     device = next(model.parameters()).device
     P = model.positions
@@ -132,9 +131,6 @@ def generate_ids(model, prompt: list[int], opts: SamplingOptions, *, use_cache: 
     new, reason = [], "length"
     for _ in range(opts.max_new_tokens):
         t = pick(logits[0], opts, gen)
-        if t == EOS:
-            reason = "eos"
-            break
         ids.append(t)
         new.append(t)
         if on_token is not None and on_token(t):
@@ -185,7 +181,7 @@ class TextStream:
 
 def generate_text(model, tok, prompt: str, opts: SamplingOptions, *, use_cache: bool = True,
                   emit: Callable[[str], None] | None = None) -> dict:
-    """{"text": the continuation, "tokens": how many were generated, "finish_reason": length | eos | stop}."""
+    """{"text": the continuation, "tokens": how many were generated, "finish_reason": length | stop}."""
     stream = TextStream(tok, opts.stop, emit)
     new, reason = generate_ids(model, encode_prompt(tok, prompt), opts, use_cache=use_cache, on_token=stream.add)
     stream.flush()

@@ -69,7 +69,7 @@ def test_sampling_options_and_pick():
     draws = {pick(logits, SamplingOptions(top_p=0.5), torch.Generator().manual_seed(s)) for s in range(30)}
     assert draws == {4}  # token 4 alone holds over half the mass
     specials = {pick(torch.zeros(8), SamplingOptions(), torch.Generator().manual_seed(s)) for s in range(80)}
-    assert not specials & {0, 1, 3}  # never <pad>, <bos>, <unk>
+    assert not specials & {0, 1, 2, 3}  # never <pad>, <bos>, <eos>, <unk>
     for bad in ({"temperature": -1}, {"top_k": 0}, {"top_p": 1.5}, {"max_new_tokens": 10**6}, {"seed": -1},
                 {"stop": [""]}, {"beam": 3}):
         with pytest.raises(UserError):

@@ -25,7 +25,7 @@ class GANRecipe(Recipe):
     title = "GAN"
 
     def suggest(self, profile, goal):
-        if goal != "generate" or profile.kind in ("text", "translation"):
+        if goal != "generate" or profile.kind in ("text", "translation", "corpus"):
             return None
         classes = f", conditioned on the {profile.classes} classes" if profile.classes else ""
         return Suggestion(self.name, 0, self.title, [
