@@ -21,7 +21,7 @@ from tests.unit.serve.serve_fakes import live_server
 
 CSV = REPO / "src/dlbench/configs/data/breast-cancer.csv"
 WINDOW = 200
-SERVE = {"no_auth": True, "monitor_window": WINDOW, "drift_min_rows": 100}
+SERVE = {"no_auth": True, "monitor_window": WINDOW, "drift_min_rows": 100, "drift_interval_s": 0}
 TRAIN = {"steps": 30, "eval_every": 10, "batch_size": 32, "threads": 1}
 
 

@@ -71,6 +71,7 @@ def run(
     monitor: bool = typer.Option(True, "--monitor/--no-monitor", help="Drift monitoring against each run's reference profile."),
     monitor_window: int = typer.Option(1000, help="Most recent rows per model version that drift is scored on."),
     drift_min_rows: int = typer.Option(100, help="Rows the window needs before drift is scored."),
+    drift_interval_s: float = typer.Option(10.0, help="Rescore drift at most this often (0: at every /metrics scrape)."),
     drift_psi_threshold: float = typer.Option(0.2, help="PSI at which a feature counts as drifted..."),
     drift_pvalue_threshold: float = typer.Option(0.01, help="...when the two-sample test's p-value is also below this."),
     far_outside_std: float = typer.Option(3.0, help="Flag requests beyond the training range by this many stds."),

@@ -56,5 +56,9 @@ class Ranges:
         far = (rows < self.far_lo) | (rows > self.far_hi)
         return out, far
 
+    def far(self, rows: np.ndarray) -> np.ndarray:
+        """Far outside only [rows, features]: the per-request check, half the work of `check`."""
+        return (rows < self.far_lo) | (rows > self.far_hi)
+
     def far_features(self, far: np.ndarray) -> list[str]:
         return [self.names[j] for j in np.flatnonzero(far.any(axis=0))]

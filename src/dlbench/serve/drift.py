@@ -2,7 +2,7 @@
 
 Per served (model, version), a sliding window of the last `monitor_window` rows of features (dlbench.monitor) is
 scored against the run's reference profile when /metrics is scraped (and only when new rows came in since), and
-exported as Prometheus gauges labelled by model and version:
+exported as Prometheus gauges labelled by model and version (scores are at most --drift-interval-s old):
 
     dlbench_drift_psi{model,version,feature}              population stability index of an input feature
     dlbench_drift_pvalue{model,version,feature}           two-sample test (KS; chi-square for categories)
@@ -23,8 +23,10 @@ and, when true, `far_outside_features`: the features concerned. Sampled requests
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 
+import numpy as np
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from dlbench.errors import UserError
@@ -55,28 +57,54 @@ class ModelMonitor:
         self.thresholds = Thresholds(settings.drift_psi_threshold, settings.drift_pvalue_threshold,
                                      settings.drift_min_rows)
         self.far_requests = 0
-        self._cached: tuple[int, tuple] | None = None
+        self.interval_s = settings.drift_interval_s
+        # Rows wait here, as the requests gave them, until the window is scored or holds a window's worth: the
+        # window copy and the prediction features are then one vectorized step for many requests.
+        self._pending_in: list = []
+        self._pending_out: list = []
+        self._pending_rows = 0
+        self._cached: tuple[int, float, tuple] | None = None
 
     def observe(self, inputs: dict, outputs: dict) -> list[str]:
-        """Add a request's rows to the window; the features far outside the training range (empty: none)."""
+        """Note a request's rows; the features far outside the training range (empty: none)."""
         rows = self.inputs.extract(inputs)
-        _, far = self.ranges.check(rows)
-        self.window.add(rows)
+        self._pending_in.append(rows)
         if self.output_refs:
-            self.output_window.add(self.outputs.extract(outputs))
+            self._pending_out.append(outputs)
+        self._pending_rows += len(rows)
+        if self._pending_rows >= self.window.size:
+            self._flush()
+        far = self.ranges.far(rows)
         if not far.any():
             return []
         self.far_requests += 1
         return self.ranges.far_features(far)
 
+    def _flush(self) -> None:
+        if not self._pending_in:
+            return
+        self.window.add(np.concatenate(self._pending_in))
+        if self._pending_out:
+            joined = {k: np.concatenate([o[k] for o in self._pending_out]) for k in self._pending_out[0]}
+            self.output_window.add(self.outputs.extract(joined))
+        self._pending_in, self._pending_out, self._pending_rows = [], [], 0
+
+    def rows(self) -> int:
+        return min(self.window.size, self.window.filled + self._pending_rows)
+
     def scores(self) -> tuple[list, list, float]:
-        """(input scores, output scores, out-of-range share of the window), recomputed only after new rows."""
-        if self._cached is None or self._cached[0] != self.window.total:
-            rows = self.window.rows()
-            out_of_range = float(self.ranges.check(rows)[0].any(axis=1).mean()) if len(rows) else 0.0
-            outs = score_all(self.output_refs, self.output_window.rows(), self.thresholds) if self.output_refs else []
-            self._cached = (self.window.total, (score_all(self.input_refs, rows, self.thresholds), outs, out_of_range))
-        return self._cached[1]
+        """(input scores, output scores, out-of-range share of the window): recomputed when new rows came in and
+        the last scores are older than --drift-interval-s (a scrape then costs nothing)."""
+        now = time.monotonic()
+        seen = self.window.total + self._pending_rows
+        if self._cached is not None and (seen == self._cached[0] or now - self._cached[1] < self.interval_s):
+            return self._cached[2]
+        self._flush()
+        rows = self.window.rows()
+        out_of_range = float(self.ranges.check(rows)[0].any(axis=1).mean()) if len(rows) else 0.0
+        outs = score_all(self.output_refs, self.output_window.rows(), self.thresholds) if self.output_refs else []
+        self._cached = (seen, now, (score_all(self.input_refs, rows, self.thresholds), outs, out_of_range))
+        return self._cached[2]
 
 
 class Monitoring:
@@ -120,7 +148,9 @@ class Monitoring:
         far: list[str] = []
         params = None
         try:
-            monitor = self.monitors[predictor] if predictor in self.monitors else self.attach(predictor)
+            monitor = self.monitors.get(predictor, self)
+            if monitor is self:  # first seen: a version loaded at run time
+                monitor = self.attach(predictor)
             if monitor is not None:
                 far = monitor.observe(inputs, outputs)
                 params = {"far_outside_training_range": bool(far)}
@@ -164,7 +194,7 @@ class Monitoring:
             if m is None:
                 continue
             inputs, outputs, out_of_range = m.scores()
-            g["monitor_window_rows"].add_metric(list(key), float(m.window.filled))
+            g["monitor_window_rows"].add_metric(list(key), float(m.rows()))
             g["out_of_range_ratio"].add_metric(list(key), out_of_range)
             far.add_metric(list(key), float(m.far_requests))
             g["drifted_features"].add_metric(list(key), float(sum(s.drifted for s in inputs + outputs)))

@@ -44,6 +44,8 @@ class ServeSettings(BaseModel):
     monitor: bool = Field(True, description="Compare live inputs and predictions with each run's reference profile.")
     monitor_window: int = Field(1000, ge=10, le=1_000_000, description="Most recent rows per model version scored.")
     drift_min_rows: int = Field(100, ge=1, description="Rows the window needs before drift is scored.")
+    drift_interval_s: float = Field(10.0, ge=0, le=86_400, allow_inf_nan=False,
+                                    description="Drift is rescored at most this often (0: at every /metrics scrape).")
     drift_psi_threshold: float = Field(0.2, gt=0, allow_inf_nan=False, description="PSI at which a feature drifted.")
     drift_pvalue_threshold: float = Field(0.01, gt=0, le=1, description="...and the test's p-value below this.")
     far_outside_std: float = Field(3.0, ge=0, allow_inf_nan=False,
