@@ -105,6 +105,10 @@ class Routing:
                                 f"served versions: {', '.join(versions)}; load it first (POST "
                                 f"/v2/repository/models/{name}/load)")
         base = route.default or versions[-1]
+        if route.canary is not None and route.canary == base:
+            raise UserError(f"model '{name}' version {route.canary} already answers the unversioned URL; a canary "
+                            "needs another default", f'give the default too, e.g. {{"default": "{versions[0]}", '
+                            f'"canary": "{route.canary}", "canary_percent": 10}}')
         for field, v in (("canary", route.canary), ("shadow", route.shadow)):
             if v is not None and inputs_of(v) != inputs_of(base):
                 raise UserError(f"model '{name}' version {v} takes other inputs than version {base}; "
