@@ -19,10 +19,15 @@ EXAMPLES = {  # family -> (data, model) of a tiny run; one per data task it acce
     "cnn": [({"kind": "digits"}, {"name": "cnn", "stages": [{"channels": 4, "kernel": 3}]})],
     "rnn": [({"kind": "mnist1d", "num_samples": 300}, {"name": "rnn", "hidden_size": 8}),
             ({"kind": "numbers", "train_size": 200, "tokenizer": {"type": "word"}},
-             {"name": "rnn", "embedding_dim": 8, "hidden_size": 8, "decode": {"bleu_samples": 8}})],
+             {"name": "rnn", "embedding_dim": 8, "hidden_size": 8, "decode": {"bleu_samples": 8}}),
+            ({"kind": "numbers-language", "size": 300}, {"name": "rnn", "embedding_dim": 8, "hidden_size": 8}),
+            ({"kind": "corpus", "builtin": "pydoc-topics", "context": 16}, {"name": "rnn", "embedding_dim": 8,
+                                                                           "hidden_size": 8})],
     "transformer": [({"kind": "numbers", "train_size": 200, "tokenizer": {"type": "word"}},
                      {"name": "transformer", "d_model": 16, "heads": 2, "encoder_layers": 1, "decoder_layers": 1,
-                      "decode": {"bleu_samples": 8}})],
+                      "decode": {"bleu_samples": 8}}),
+                    ({"kind": "corpus", "builtin": "pydoc-topics", "context": 16},
+                     {"name": "transformer", "d_model": 16, "heads": 2, "layers": 1})],
     "gan": [({"kind": "digits"}, {"name": "gan", "conditional": True, "width": 8, "eval_samples": 50,
                                   "reference": {"steps": 10, "features": 8}})],
 }
@@ -69,6 +74,8 @@ def _request(loaded, specs) -> dict:
     """A small valid request for the predictor's inputs."""
     if {s.name for s in specs} >= {"count"}:
         return {"count": np.array([3], dtype=np.int64)}
+    if {s.name for s in specs} >= {"text_input"}:  # a language model: prompts to continue
+        return {"text_input": np.array([b"The ", b"def "], dtype=object)}
     from dlbench.data.registry import build_data
 
     val = build_data(loaded.config.data).val

@@ -106,6 +106,9 @@ def test_families_missing_from_the_registry(data, monkeypatch, tmp_path):
     assert yaml.safe_load((tmp_path / "g.yaml").read_text())["data"]["path"] == str(data / "images")
     monkeypatch.delitem(registry.RECIPES, "transformer")
     rec = recommend("reviews.csv", "sentiment", write=False)
+    assert rec.written_family == "rnn" and rec.config["model"]["name"] == "rnn"  # the RNN text classifier
+    monkeypatch.delitem(registry.RECIPES, "rnn")
+    rec = recommend("reviews.csv", "sentiment", write=False)
     assert rec.config is None and "No config was written" in rec.note
 
 

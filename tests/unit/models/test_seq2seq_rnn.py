@@ -55,4 +55,5 @@ def test_tying_needs_equal_sizes_and_the_data_picks_the_head():
         build_model(RNNConfig(embedding_dim=8, hidden_size=12, tie_embeddings=True), SPEC)
     assert isinstance(build_model(RNNConfig(embedding_dim=8, hidden_size=8), SPEC), RNNSeq2Seq)
     sequence = build_model(RNNConfig(), DataSpec("classification", (4,), 2))  # the same family on sequences
-    assert isinstance(sequence, RNN) and sequence.rnn.hidden_size == 64 and not sequence.bidirectional
+    assert isinstance(sequence, RNN) and sequence.rnn.hidden_size == 64 and sequence.bidirectional  # GRU, both ways
+    assert isinstance(sequence.rnn, torch.nn.GRU) and sequence.pooling == "flatten"  # 4 steps <= 64: flattened
