@@ -34,9 +34,10 @@ def test_size_json_every_number_has_a_source_and_the_plot_is_written(run_cli, cf
 
 
 def test_size_console_table(run_cli, cfg_path):
-    code, out, err = run_cli("size", cfg_path, "--gpus", "L4", "--profile-seconds", "0")
+    code, out, err = run_cli("size", cfg_path, "--gpus", "L4", "--profile-seconds", "0", "-o", "train.batch_size=16")
     assert code == 0, err
     assert "predicted time-to-train" in out and "L4" in out and "flop" in out.lower()
+    assert "4.8e+03 samples" in out  # 300 steps x the overridden batch of 16
 
 
 def test_bad_input_is_one_line_exit_2(run_cli, cfg_path, tmp_path):

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from dlbench.cli.console import err, out
+from dlbench.cli.options import override_option
 
 
 def size(source: str = typer.Argument(..., help="A config YAML or shipped config, a benchmark name, a run "
@@ -26,6 +27,8 @@ def size(source: str = typer.Argument(..., help="A config YAML or shipped config
                                                "(0: none, stated default efficiencies)"),
          cache_dataset: bool = typer.Option(False, "--cache-dataset", help="Size RAM to hold the dataset"),
          benchmark: Optional[str] = typer.Option(None, "--benchmark", help="Results folder: which benchmark"),
+         override: Optional[list[str]] = override_option("dotted.key=value, e.g. train.num_workers=8 to measure "
+                                                         "loading with 8 workers"),
          plot: Optional[str] = typer.Option(None, "--plot", help="Write the time-to-train vs GPU count PNG here"),
          save: Optional[str] = typer.Option(None, "--save", help="Write the JSON here too (sizing.json beside a "
                                             "results/ folder joins its `dlbench report`)"),
@@ -37,7 +40,7 @@ def size(source: str = typer.Argument(..., help="A config YAML or shipped config
 
     doc = size_fn(source, target=target_time, gpus=gpus, nodes=nodes, per_node=per_node, devices_file=devices_file,
                   network_gbps=network_gbps, profile_seconds=profile_seconds, cache_dataset=cache_dataset,
-                  benchmark=benchmark)
+                  benchmark=benchmark, overrides=list(override or []))
     if save:
         from pathlib import Path
 

@@ -45,19 +45,23 @@ def _profile(cfg, prepared, seconds: float):
     return measure(cfg, model, task, bundle, device, step, steps=steps, warmup=2)
 
 
-def _this_device(inv: dict, device_type: str, threads: int, rows: list) -> D.Device:
-    if device_type == "cuda" and inv.get("gpus"):
-        name = inv["gpus"][0].get("name") or ""
-        try:
-            return D.find(name.replace("NVIDIA ", ""), rows)
-        except UserError:
-            return D.find(name, rows)
-    return D.this_cpu(inv, threads)
+def _this_device(inv: dict, device_type: str, threads: int, rows: list) -> tuple[D.Device | None, str]:
+    """(this machine's row, its name): a GPU not in the table has no row (no peak to calibrate against)."""
+    if device_type == "cuda":
+        name = ((inv.get("gpus") or [{}])[0].get("name")) or "this GPU"
+        for candidate in (name, name.replace("NVIDIA ", "")):
+            try:
+                return D.find(candidate, rows), name
+            except UserError:
+                continue
+        return None, name
+    return D.this_cpu(inv, threads), "this-cpu"
 
 
 def size(source: str, *, target: str | None = None, gpus: str | None = None, nodes: str | None = "1",
          per_node: int = 8, devices_file: str | None = None, network_gbps: float = 400.0,
-         profile_seconds: float = 30.0, cache_dataset: bool = False, benchmark: str | None = None) -> dict:
+         profile_seconds: float = 30.0, cache_dataset: bool = False, benchmark: str | None = None,
+         overrides: list[str] | None = None) -> dict:
     from dlbench.bench.sysinfo import collect_inventory
     from dlbench.size.source import resolve
     from dlbench.size.workload import measure_step, prepare_step
@@ -70,16 +74,16 @@ def size(source: str, *, target: str | None = None, gpus: str | None = None, nod
     node_counts = parse_nodes(nodes)
     rows = D.table(devices_file)
     chosen = D.parse_names(gpus, rows)  # unknown names fail here, before any measuring
-    src = resolve(source, benchmark)
+    src = resolve(source, benchmark, overrides)  # e.g. -o train.num_workers=8: loading measured with 8 workers
     cfg = src.cfg
     prepared = prepare_step(cfg, 10**6)
     device_type = prepared[3].type
     m = _profile(cfg, prepared, profile_seconds) if profile_seconds > 0 else None
     d = measure_step(cfg, prepared)
     inv = collect_inventory()
-    here = _this_device(inv, device_type, (m.threads if m else None) or 1, rows)
+    here, here_name = _this_device(inv, device_type, (m.threads if m else None) or 1, rows)
     measured_eff = None
-    if m:
+    if m and here is not None:
         achieved = d.flops_per_sample.value * m.samples_per_s
         peak, col = here.peak_flops(cfg.train.precision)
         measured_eff = Efficiency(achieved / peak, f"measured: {achieved / 1e9:.3g} GFLOP/s achieved "
@@ -100,7 +104,8 @@ def size(source: str, *, target: str | None = None, gpus: str | None = None, nod
                                   f"measured: profile with {m.num_workers} loader workers" if m else
                                   "not measured (--profile-seconds 0): assumed 0"),
         operators_per_step=d.operators_per_step)
-    candidates = [here] + [c for c in (chosen or [D.find(n, rows) for n in DEFAULT_CANDIDATES]) if c.name != here.name]
+    others = chosen or [D.find(n, rows) for n in DEFAULT_CANDIDATES]
+    candidates = ([here] if here else []) + [c for c in others if here is None or c.name != here.name]
     kw = {"network_gbps": network_gbps, "scaling": src.scaling, "cache_dataset": cache_dataset}
     preds, curves, meeting, bests = [], {}, {}, []
     for dev in candidates:
@@ -129,7 +134,9 @@ def size(source: str, *, target: str | None = None, gpus: str | None = None, nod
                 advice.append(f"also meets it: {p.devices} x {name} ({p.time_to_train})")
     doc = {"source": {"kind": src.kind, "label": src.label, "config": cfg.name,
                       "device_count_measured": src.device_count},
-           "this_machine": {"device": here.name, "peak": here.derivation or here.source,
+           "this_machine": {"device": here.name if here else here_name,
+                            "peak": (here.derivation or here.source) if here else
+                            f"{here_name} is not in the device table: add its row with --devices to calibrate on it",
                             "profile": asdict(m) if m else None,
                             "measured_time_to_train": asdict(src.measured_time) if src.measured_time else None},
            "efficiency": asdict(measured_eff) if measured_eff else None,

@@ -51,10 +51,10 @@ def _from_config(cfg, label: str, kind: str, why: str) -> Source:
                                       f"{why}: {steps} steps x batch {cfg.train.batch_size}{es}"), _evals(cfg, steps))
 
 
-def _run_dir(path: Path) -> Source:
+def _run_dir(path: Path, overrides: list[str]) -> Source:
     from dlbench.schema import load_config
 
-    cfg = load_config(path / "config.yaml")
+    cfg = load_config(path / "config.yaml", overrides)
     result = path / "result.json"
     if not result.is_file():
         return _from_config(cfg, str(path), "run", f"run {path.name} has no result.json yet; its config")
@@ -84,7 +84,7 @@ def _benchmark_of(root: Path, name: str):
                         "size from the config instead") from None
 
 
-def _results(root: Path, benchmark: str | None) -> Source:
+def _results(root: Path, benchmark: str | None, overrides: list[str]) -> Source:
     from dlbench.api import _as_config
     from dlbench.bench.layout import list_result_files, read_log
     from dlbench.bench.score import score_runs
@@ -114,7 +114,7 @@ def _results(root: Path, benchmark: str | None) -> Source:
     n0 = min(per_count)
     runs = per_count[n0]
     conv = [s for _, ok, s in runs if ok and s]
-    cfg = _as_config(bench.config, bench.reference_overrides())
+    cfg = _as_config(bench.config, [*bench.reference_overrides(), *overrides])
     if not conv:
         src = _from_config(cfg, f"{root} ({name})", "results", f"no run of {name} converged; the step budget")
     else:
@@ -162,21 +162,24 @@ def _scaling(root: Path, name: str, per_count: dict, min_runs: int) -> Scaling |
     return Scaling("cpu", pts, f"measured: time-to-train of {name} at {sorted(times)} devices in {root}")
 
 
-def resolve(source: str, benchmark: str | None = None) -> Source:
+def resolve(source: str, benchmark: str | None = None, overrides: list[str] | None = None) -> Source:
+    """overrides (dotted key=value) change the config that is measured; work measured by a run or results
+    folder stays as measured."""
     from dlbench.bench.suite import suite
 
+    overrides = list(overrides or [])
     p = Path(source)
     if p.is_dir():
         if (p / "config.yaml").is_file():
-            return _run_dir(p)
-        return _results(p, benchmark)
+            return _run_dir(p, overrides)
+        return _results(p, benchmark, overrides)
     if p.exists() and not p.is_file():
         raise UserError(f"{source}: not a file or folder")
     if not p.exists() and source in suite():
         from dlbench.api import _as_config
 
         b = suite()[source]
-        cfg = _as_config(b.config, b.reference_overrides())
+        cfg = _as_config(b.config, [*b.reference_overrides(), *overrides])
         s = _from_config(cfg, source, "benchmark", f"benchmark {source}'s step budget (an upper bound: size from "
                          f"the results of `dlbench bench run {source}` for the measured steps to converge)")
         return s
@@ -188,5 +191,5 @@ def resolve(source: str, benchmark: str | None = None) -> Source:
                             "a run directory or a results folder")
     from dlbench.api import _as_config
 
-    cfg = _as_config(source, [])
+    cfg = _as_config(source, overrides)
     return _from_config(cfg, source, "config", "the config's length")

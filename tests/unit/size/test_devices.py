@@ -57,3 +57,14 @@ def test_this_cpu_peak_from_its_instruction_sets():
     d = this_cpu(inv, threads=2)
     assert d.tflops.fp32 == pytest.approx(2 * 2.5 * 32 / 1e3) and d.cores == 2
     assert "2 cores x 2.50 GHz" in d.derivation and "AVX2+FMA" in d.derivation
+
+
+def test_this_machines_gpu_is_found_by_its_nvml_name_or_left_uncalibrated():
+    from dlbench.size.plan import _this_device
+
+    rows = list(shipped())
+    assert _this_device({"gpus": [{"name": "NVIDIA H100 80GB HBM3"}]}, "cuda", 1, rows)[0].name == "H100-SXM"
+    assert _this_device({"gpus": [{"name": "NVIDIA A100-SXM4-80GB"}]}, "cuda", 1, rows)[0].name == "A100-80GB"
+    assert _this_device({"gpus": [{"name": "NVIDIA Quadro X"}]}, "cuda", 1, rows) == (None, "NVIDIA Quadro X")
+    cpu, name = _this_device({"cpu": {"physical_cores": 4, "flags": ["avx2", "fma"]}}, "cpu", 2, rows)
+    assert name == "this-cpu" and cpu.cores == 2
