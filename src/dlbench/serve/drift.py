@@ -23,6 +23,7 @@ and, when true, `far_outside_features`: the features concerned. Sampled requests
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import weakref
 
@@ -64,16 +65,19 @@ class ModelMonitor:
         self._pending_out: list = []
         self._pending_rows = 0
         self._cached: tuple[int, float, tuple] | None = None
+        self._lock = threading.Lock()
+        self._scoring = threading.Event()
 
     def observe(self, inputs: dict, outputs: dict) -> list[str]:
         """Note a request's rows; the features far outside the training range (empty: none)."""
         rows = self.inputs.extract(inputs)
-        self._pending_in.append(rows)
-        if self.output_refs:
-            self._pending_out.append(outputs)
-        self._pending_rows += len(rows)
-        if self._pending_rows >= self.window.size:
-            self._flush()
+        with self._lock:
+            self._pending_in.append(rows)
+            if self.output_refs:
+                self._pending_out.append(outputs)
+            self._pending_rows += len(rows)
+            if self._pending_rows >= self.window.size:
+                self._flush()
         far = self.ranges.far(rows)
         if not far.any():
             return []
@@ -93,18 +97,30 @@ class ModelMonitor:
         return min(self.window.size, self.window.filled + self._pending_rows)
 
     def scores(self) -> tuple[list, list, float]:
-        """(input scores, output scores, out-of-range share of the window): recomputed when new rows came in and
-        the last scores are older than --drift-interval-s (a scrape then costs nothing)."""
-        now = time.monotonic()
+        """(input scores, output scores, out-of-range share of the window) for a scrape. They are recomputed when new
+        rows came in and the last ones are older than --drift-interval-s: at once with 0, else in a thread of their
+        own while the scrape gets the last ones, so that scoring (tens of scipy tests) never stalls requests."""
         seen = self.window.total + self._pending_rows
-        if self._cached is not None and (seen == self._cached[0] or now - self._cached[1] < self.interval_s):
+        if self._cached is not None and (seen == self._cached[0] or time.monotonic() - self._cached[1] < self.interval_s):
             return self._cached[2]
-        self._flush()
-        rows = self.window.rows()
-        out_of_range = float(self.ranges.check(rows)[0].any(axis=1).mean()) if len(rows) else 0.0
-        outs = score_all(self.output_refs, self.output_window.rows(), self.thresholds) if self.output_refs else []
-        self._cached = (seen, now, (score_all(self.input_refs, rows, self.thresholds), outs, out_of_range))
-        return self._cached[2]
+        if self.interval_s == 0:
+            self._score()
+        elif not self._scoring.is_set():
+            self._scoring.set()
+            threading.Thread(target=self._score, name="drift-scores", daemon=True).start()
+        return self._cached[2] if self._cached is not None else ([], [], 0.0)
+
+    def _score(self) -> None:
+        try:
+            with self._lock:  # only the copy holds the requests up
+                self._flush()
+                seen = self.window.total
+                rows, out_rows = self.window.rows().copy(), self.output_window.rows().copy()
+            out_of_range = float(self.ranges.check(rows)[0].any(axis=1).mean()) if len(rows) else 0.0
+            outs = score_all(self.output_refs, out_rows, self.thresholds) if self.output_refs else []
+            self._cached = (seen, time.monotonic(), (score_all(self.input_refs, rows, self.thresholds), outs, out_of_range))
+        finally:
+            self._scoring.clear()
 
 
 class Monitoring:
@@ -195,8 +211,10 @@ class Monitoring:
                 continue
             inputs, outputs, out_of_range = m.scores()
             g["monitor_window_rows"].add_metric(list(key), float(m.rows()))
-            g["out_of_range_ratio"].add_metric(list(key), out_of_range)
             far.add_metric(list(key), float(m.far_requests))
+            if not inputs:  # the first scores are still being computed
+                continue
+            g["out_of_range_ratio"].add_metric(list(key), out_of_range)
             g["drifted_features"].add_metric(list(key), float(sum(s.drifted for s in inputs + outputs)))
             for s in inputs:
                 if s.psi is None:
