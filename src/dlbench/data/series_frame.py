@@ -87,7 +87,6 @@ def infer_frequency(series_times: list, kind: str, where: str):
     """The grid step shared by the series: a pandas offset alias (dates) or an integer step."""
     from collections import Counter
 
-    import pandas as pd
 
     if kind == "int":
         diffs = np.concatenate([np.diff(np.sort(t)) for t in series_times if len(t) > 1] or [np.array([], int)])
@@ -99,18 +98,30 @@ def infer_frequency(series_times: list, kind: str, where: str):
     for t in series_times:
         t = t.sort_values()
         if len(t) >= 3:
-            f = pd.infer_freq(t)
+            f = _infer(t)
             if f:
                 votes[f] += len(t)
                 continue
         for i in range(0, max(0, len(t) - 4), max(1, len(t) // 100)):  # gaps break infer_freq: vote over short runs
-            f = pd.infer_freq(t[i:i + 5])
+            f = _infer(t[i:i + 5])
             if f:
                 votes[f] += 1
     if not votes:
         raise UserError(f"{where}: cannot infer the frequency of the time column",
                         "set data.frequency to a pandas offset alias (W-SUN, D, h, MS, ...)")
     return votes.most_common(1)[0][0]
+
+
+def _infer(t) -> str | None:
+    """pandas.infer_freq as an offset alias string (pandas 3 moves from strings to offsets)."""
+    import pandas as pd
+
+    try:
+        with pd.option_context("future.infer_freq_returns_offset", True):
+            f = pd.infer_freq(t)
+    except (KeyError, pd.errors.OptionError):  # an older pandas without the option returns a string
+        f = pd.infer_freq(t)
+    return getattr(f, "freqstr", f)
 
 
 def season_of(frequency, kind: str) -> int:
@@ -153,9 +164,9 @@ def phase(times, frequency, kind: str, season: int) -> np.ndarray:
     length = step_seconds(times, frequency, kind) * season
     t = times
     if abs(length / (365.25 * DAY) - 1) < 0.1:
-        return ((t.dayofyear - 1) + t.hour / 24) / (365 + t.is_leap_year.astype(int))
+        return ((t.day_of_year - 1) + t.hour / 24) / (365 + t.is_leap_year.astype(int))
     if abs(length / (7 * DAY) - 1) < 0.1:
-        return (t.dayofweek + t.hour / 24) / 7
+        return (t.day_of_week + t.hour / 24) / 7
     if abs(length / DAY - 1) < 0.1:
         return (t.hour * 3600 + t.minute * 60 + t.second) / DAY
     return (t.asi8 / 1e9 / length) % 1.0

@@ -207,7 +207,10 @@ def _usable(series, cfg: TimeSeriesData, C: int, H: int):
         n = len(s.y)
         tr_end, va_end = bounds(n, cfg)
         name = f"series '{s.key}'" if s.key else "the series"
-        if n - va_end < H:
+        if n < C + H:
+            why.append(f"{name} has {n} steps: fewer than one window (context {C} + horizon {H})"
+                       "|lower data.context or data.horizon, or give a longer series")
+        elif n - va_end < H:
             why.append(f"data.horizon {H} is longer than the test period of {name} ({n - va_end} of its {n} steps)"
                        "|lower data.horizon or raise data.test_fraction")
         elif va_end - tr_end < H:

@@ -121,6 +121,12 @@ def _csv(p: Path, target: str | None, goal: str) -> Profile:
 
     frame = read_csv(p)
     cols = [str(c) for c in frame.columns]
+    if goal != "generate":  # a time column and a numeric target: forecasting (recommend/timeseries.py)
+        from dlbench.recommend.timeseries import profile as series_profile
+
+        found = series_profile(p, frame, target)
+        if found is not None:
+            return found
     if target is None and goal != "generate":
         target = next((c for c in cols if c.lower() in LABEL_NAMES), None)
         if target is None:
