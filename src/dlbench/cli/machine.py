@@ -55,6 +55,9 @@ def profile(config: str = typer.Argument(..., help="A config YAML, or the name o
                  ("loader busy (CPU)", "-" if m["loader_busy"] is None else f"{m['loader_busy']:.0%}"),
                  ("loader workers", str(m["num_workers"]) if m["lazy_data"] else "none needed (data on the device)"),
                  ("CPU utilisation (machine)", f"{m['cpu_system']:.0%} of {m['cpu_count']} threads"),
+                 ("  of it other processes", "-" if m.get("cpu_other") is None else f"{m['cpu_other']:.0%}"),
+                 ("loading CPU per sample", "-" if m.get("loader_cpu_s_per_sample") is None
+                  else f"{m['loader_cpu_s_per_sample'] * 1e6:.3g} us"),
                  ("peak host memory (RSS)", mem(m["peak_rss_bytes"])),
                  ("peak device memory", mem(m["peak_device_bytes"]) + (
                      f" of {mem(m['device_total_bytes'])}" if m["device_total_bytes"] else ""))):
