@@ -91,7 +91,8 @@ def test_list_shows_every_benchmark(cli):
     assert code == 0 and "digits-cnn" in stdout
     code, stdout, _ = cli("bench", "list", "--json")
     by = {b["name"]: b for b in json.loads(stdout)}
-    assert set(by) == {"mnist1d-cnn", "digits-cnn", "diabetes-mlp", "numbers-transformer", "digits-gan"}
+    assert set(by) == {"mnist1d-cnn", "digits-cnn", "diabetes-mlp", "numbers-transformer", "digits-gan",
+                       "pydoc-lm"}
     assert by["digits-cnn"]["available"] and by["digits-cnn"]["quality"]["metric"] == "val.accuracy"
 
 

@@ -4,7 +4,7 @@ from dlbench.bench.check import DEFINITIONS
 from dlbench.bench.suite import custom_benchmark, get_benchmark, parse_target, suite
 from dlbench.errors import UserError
 
-SHIPPED = {"mnist1d-cnn", "digits-cnn", "diabetes-mlp", "numbers-transformer", "digits-gan"}
+SHIPPED = {"mnist1d-cnn", "digits-cnn", "diabetes-mlp", "numbers-transformer", "digits-gan", "pydoc-lm"}
 
 
 def test_suite_ships_the_five_benchmarks_and_is_the_rules_source():
