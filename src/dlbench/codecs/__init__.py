@@ -8,6 +8,7 @@ tells export what the ONNX graph takes.
 from __future__ import annotations
 
 from dlbench.codecs.array import ArrayCodec
+from dlbench.codecs.audio import AudioCodec
 from dlbench.codecs.base import DATATYPES, Codec, TensorSpec
 from dlbench.codecs.image import ImageCodec
 from dlbench.codecs.series import SeriesCodec
@@ -15,7 +16,8 @@ from dlbench.codecs.tabular import TabularCodec
 from dlbench.codecs.text import TextCodec
 from dlbench.errors import UserError
 
-CODECS: dict[str, type[Codec]] = {c.kind: c for c in (ArrayCodec, TabularCodec, ImageCodec, TextCodec, SeriesCodec)}
+CODECS: dict[str, type[Codec]] = {c.kind: c for c in (ArrayCodec, TabularCodec, ImageCodec, TextCodec, AudioCodec,
+                                                       SeriesCodec)}
 
 
 def codec_for(preprocessing: dict) -> Codec:

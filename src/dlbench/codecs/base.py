@@ -25,12 +25,14 @@ class TensorSpec:
     shape: -1 marks a variable dimension; for a batchable predictor the first dimension is the
     batch and must be -1. optional: the request may leave this input out (it is then absent from
     the dict given to `predict`); the protocol's metadata has no such field, so it is not shown.
+    binary: BYTES elements are files (raw bytes, base64 text in JSON), not UTF-8 text.
     """
 
     name: str
     datatype: str
     shape: tuple[int, ...]
     optional: bool = False
+    binary: bool = False
 
     def __post_init__(self) -> None:
         if self.datatype not in DATATYPES:
@@ -91,6 +93,11 @@ class Codec:
         names = list(feature_names) if feature_names and len(feature_names) == data.shape[1] else \
             [f"x{i}" for i in range(data.shape[1])]
         return names, [data[:, i].tolist() for i in range(data.shape[1])]
+
+    def encode_files(self, x: np.ndarray) -> tuple[str, list[bytes]] | None:
+        """Generated model inputs [n, *shape] -> (file suffix, one file's bytes per sample) where the kind has a
+        file format of its own (audio: WAV), else None."""
+        return None
 
     # --- export ---------------------------------------------------------------------------------------
     def graph_standardization(self) -> tuple[Any, Any] | None:

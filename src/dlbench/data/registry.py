@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dlbench.data.arrays import NpzData, build_npz
+from dlbench.data.audio import AudioFolderData, build_audio_folder
 from dlbench.data.corpus import CorpusData, build_corpus
 from dlbench.data.builtin import (DiabetesData, DigitsData, Mnist1dData, build_diabetes, build_digits,
                                   build_mnist1d)
@@ -26,6 +27,7 @@ DATASETS = {
     "sklearn-table": (SklearnTableData, build_sklearn_table),
     "timeseries": (TimeSeriesData, build_timeseries),
     "corpus": (CorpusData, build_corpus),
+    "audio-folder": (AudioFolderData, build_audio_folder),
 }
 
 
@@ -42,6 +44,10 @@ def extra_preprocessor(d: dict):
         from dlbench.data.tokenize import TextPreprocessor
 
         return TextPreprocessor.from_json(d)
+    if d.get("kind") == "audio":
+        from dlbench.data.audio_signal import AudioPreprocessor
+
+        return AudioPreprocessor.from_json(d)
 
     raise UserError(f"model.json names an unknown preprocessing kind '{d.get('kind')}'",
                     "was the run made by a newer dlbench?")

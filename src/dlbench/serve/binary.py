@@ -63,8 +63,8 @@ def read_request(raw: bytes, header: str | None) -> tuple[InferenceRequest, dict
     return request, blobs
 
 
-def decode(blob: bytes, datatype: str, count: int, where: str) -> np.ndarray:
-    """A flat array of `count` elements from one input's bytes."""
+def decode(blob: bytes, datatype: str, count: int, where: str, raw: bool = False) -> np.ndarray:
+    """A flat array of `count` elements from one input's bytes; raw: BYTES elements stay bytes (files)."""
     if datatype == "BYTES":
         items, pos = [], 0
         while pos < len(blob):
@@ -74,7 +74,8 @@ def decode(blob: bytes, datatype: str, count: int, where: str) -> np.ndarray:
             if pos + 4 + n > len(blob):
                 raise UserError(f"{where}: a BYTES element is longer than the data sent")
             try:
-                items.append(blob[pos + 4 : pos + 4 + n].decode("utf-8"))
+                item = blob[pos + 4 : pos + 4 + n]
+                items.append(item if raw else item.decode("utf-8"))
             except UnicodeDecodeError:
                 raise UserError(f"{where}: BYTES elements must be UTF-8 text") from None
             pos += 4 + n

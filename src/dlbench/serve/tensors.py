@@ -6,6 +6,7 @@ model: "input 'input': expected shape [-1, 40], got [2, 39]" is actionable, "bad
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -107,7 +108,7 @@ def decode_input(tensor: RequestInput, spec: TensorSpec, blob: bytes | None = No
     if count == 0:
         raise UserError(f"{where}: shape {shape_str(tensor.shape)} holds no elements; send at least one")
     if blob is not None:
-        return binary.decode(blob, tensor.datatype, count, where).reshape(tensor.shape)
+        return binary.decode(blob, tensor.datatype, count, where, raw=spec.binary).reshape(tensor.shape)
     if tensor.data is None:
         raise UserError(f"{where}: no data; send \"data\" or the tensor as binary (binary_data_size)")
     flat = _flatten(tensor.data, tensor.shape, where)
@@ -129,7 +130,10 @@ def encode_output(name: str, array: np.ndarray, spec: TensorSpec, as_binary: boo
         entry = {"name": name, "shape": list(array.shape), "datatype": spec.datatype,
                  "parameters": {"binary_data_size": len(blob)}}
         return entry, blob
-    if spec.datatype == "BYTES":
+    if spec.datatype == "BYTES" and spec.binary:  # files (audio): base64 text, as JSON carries no raw bytes
+        data = [base64.b64encode(v if isinstance(v, (bytes, bytearray)) else str(v).encode()).decode("ascii")
+                for v in array.reshape(-1).tolist()]
+    elif spec.datatype == "BYTES":
         # bytes are sent as text; undecodable bytes become U+FFFD rather than failing the request.
         data = [
             v.decode("utf-8", errors="replace") if isinstance(v, (bytes, bytearray)) else str(v)
