@@ -23,7 +23,9 @@ def sections(p: Path, task: str | None, result: dict | None, info: dict | None) 
         out.append(classification(val, info))
     elif task == "regression":
         out.append(regression(p, result, validation))
-    if task == "seq2seq" or "bleu" in val or any(isinstance(val.get(k), list) for k in SAMPLE_KEYS):
+    if task == "language_model":
+        out.append(generated_text(val))
+    elif task == "seq2seq" or "bleu" in val or any(isinstance(val.get(k), list) for k in SAMPLE_KEYS):
         out.append(translations(val, result))
     if task in ("classification", "regression", "seq2seq"):
         out.append(mistakes(validation, task, result))
@@ -165,6 +167,20 @@ def mistakes(validation: _Validation, task: str, result: dict | None) -> Section
                        f"{RANKED_BY.get(task, task)}. Inputs are named as in the data: a CSV 'row K' is its "
                        "K-th data row (1-based, header not counted), an NPZ 'x[i]' is 0-based; "
                        f"`dlbench evaluate {validation.p} --errors N` lists them as JSON.", numeric=False))
+
+
+def generated_text(val: dict) -> Section:
+    """A language model: what it writes after fixed prompts, beside its bits per character."""
+    s = Section("Generated text")
+    if isinstance(val.get("bits_per_char"), (int, float)):
+        s.add(Text(f"Validation: {fmt(val['bits_per_char'], 4)} bits per character, perplexity "
+                   f"{fmt(val.get('perplexity'), 4)} per token. Continuations of the first 40 characters of "
+                   "validation windows, temperature 0.8, seed 0 (`dlbench generate RUN --prompt ...` for more)."))
+    samples = val.get("samples")
+    if not isinstance(samples, list) or not samples:
+        return s.add(Absent("generated text", "result.json's validation entry lists none"))
+    return s.add(Table(["prompt", "generated"], [[x.get("prompt"), x.get("generated")] for x in samples[:10]],
+                       f"{min(len(samples), 10)} samples.", numeric=False))
 
 
 def translations(val: dict, result: dict | None) -> Section:
