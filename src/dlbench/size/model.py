@@ -234,7 +234,11 @@ def predict(w: Workload, dev: Device, per_node: int, nodes: int, eff: Efficiency
     act = (w.activation_bytes_per_sample.value or 0) * per_dev_batch
     mem = w.weight_bytes.value + w.grad_bytes.value + w.optimizer_bytes.value + act
     fits = mem <= DEVICE_MEMORY_USABLE * dev.memory_gb * 1e9
-    if not fits:
+    if n > batch:
+        fits = False
+        notes.append(f"{n} devices for a global batch of {batch:g}: each device needs at least one sample per "
+                     "step (raise train.batch_size, which changes the training recipe)")
+    elif not fits:
         notes.append(f"needs {fmt(mem, 'bytes')} per device, {dev.name} has {dev.memory_gb:g} GB: shard the model "
                      "(FSDP) or use activation checkpointing, or a device with more memory")
     cpu_s = w.loader_cpu_s_per_sample.value or 0.0
@@ -294,6 +298,8 @@ def smallest_meeting(w: Workload, dev: Device, eff: Efficiency, target_s: float,
     """(prediction meeting the target with the fewest devices or None, the fastest prediction seen)."""
     best = None
     for c, m in device_counts(per_node):
+        if c * m > w.global_batch.value:
+            break  # more devices than samples per step
         p = predict(w, dev, c, m, eff, **kw)
         if best is None or p.time_to_train.value < best.time_to_train.value:
             best = p

@@ -115,7 +115,8 @@ def size(source: str, *, target: str | None = None, gpus: str | None = None, nod
         for c, n in dict.fromkeys(counts):
             preds.append(predict(w, dev, c, n, eff, **kw))
         curves[dev.name] = [(p.devices, p.time_to_train.value)
-                            for p in (predict(w, dev, c, n, eff, **kw) for c, n in device_counts(pn, max(node_counts)))]
+                            for p in (predict(w, dev, c, n, eff, **kw) for c, n in device_counts(pn, max(node_counts))
+                                      if c * n <= cfg.train.batch_size)]
         if target_s:
             hit, best = smallest_meeting(w, dev, eff, target_s, pn, **kw)
             bests.append(best)

@@ -103,3 +103,10 @@ def test_durations():
     for bad in ("soon", "-3m", "0s", "5 fortnights"):
         with pytest.raises(UserError):
             parse_duration(bad)
+
+
+def test_more_devices_than_samples_per_step_is_not_a_candidate():
+    p = predict(workload(global_batch=q(8.0), samples=q(800.0)), GPU, 8, 2, HALF)
+    assert not p.fits and "at least one sample" in p.notes[0]
+    hit, best = smallest_meeting(workload(global_batch=q(8.0), samples=q(800.0)), GPU, HALF, 1e-9, 8)
+    assert hit is None and best.devices <= 8
