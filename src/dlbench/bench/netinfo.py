@@ -120,3 +120,19 @@ def cpu_mhz(cpuinfo: str) -> float | None:
     """The current clock of the first CPU (a VM often hides the maximum psutil reads)."""
     m = re.search(r"^cpu MHz\s*:\s*([\d.]+)", cpuinfo, re.M)
     return float(m.group(1)) if m else None
+
+
+def table_rows(t, net: dict) -> None:
+    """The Network and RDMA rows of `sysinfo`'s table."""
+    nics, ibs = net.get("nics") or [], net.get("rdma") or []
+    if not nics:
+        t.add_row("Network", "", "no physical network adapter found")
+    for n in nics:
+        speed = f"{n['speed_mbps'] / 1000:g} Gb/s" if n.get("speed_mbps") else "speed not reported (virtual NIC?)"
+        t.add_row("Network", n["name"], f"{n.get('kind')}, {n.get('state')}, {speed}, driver {n.get('driver')}, "
+                  f"NUMA node {n.get('numa_node') if n.get('numa_node') is not None else '?'}")
+    for d in ibs:
+        ports = "; ".join(f"port {p['port']} {p.get('state')} {p.get('rate')} ({p.get('link_layer')})" for p in d["ports"])
+        t.add_row("RDMA", d["name"], f"{ports or 'no ports'}, NUMA node {d.get('numa_node')}")
+    if not ibs:
+        t.add_row("RDMA", "", "none (no /sys/class/infiniband devices)")

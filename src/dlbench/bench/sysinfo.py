@@ -272,6 +272,11 @@ def collect_inventory(data_path: str | None = None, measure: bool = False, measu
     if read_test:
         inv["storage"]["read_test"] = read_test
     inv["network"] = {"nics": _try(nics, []), "rdma": _try(rdma, [])}
+    # GPU <-> NIC affinity by NUMA node: traffic between a GPU and a NIC on another node crosses the CPU interconnect
+    adapters = inv["network"]["nics"] + inv["network"]["rdma"]
+    for g in gpus:
+        g["nics_same_numa"] = [a["name"] for a in adapters
+                               if g.get("numa_node") is not None and a.get("numa_node") == g.get("numa_node")]
     inv["software"] = _torch()
     gpu_mem = sum(g["memory_bytes"] or 0 for g in gpus)
     # Host RAM per GPU memory: below ~1-2x, pinned staging buffers and dataloader
@@ -311,7 +316,8 @@ def inventory_table(inv: dict):
                   f"Gen{p.get('gen_current')} x{p.get('width_current')} / Gen{p.get('gen_max')} x{p.get('width_max')}")
         if g.get("nvlink"):
             t.add_row("", "NVLink", f"{len(g['nvlink'])} active links")
-        t.add_row("", "NUMA node", str(g.get("numa_node", "?")))
+        t.add_row("", "NUMA node / NICs on it", f"{g.get('numa_node', '?')} / "
+                  f"{', '.join(g.get('nics_same_numa') or []) or 'none'}")
     drv = inv.get("driver") or {}
     if drv:
         t.add_row("Driver", "NVIDIA / CUDA", f"{drv.get('driver_version')} / {drv.get('cuda_driver_version')}")
@@ -329,28 +335,15 @@ def inventory_table(inv: dict):
         mb = lambda r: "?" if not r.get("bytes_per_s") else f"{r['bytes_per_s'] / 1e6:.0f} MB/s"  # noqa: E731
         t.add_row("", "read (sequential / random)", f"{mb(rt['sequential'])} (1 MiB) / {mb(rt['random'])} (128 KiB, "
                   f"{rt['random'].get('iops') or 0:.0f} IOPS); {rt['cache_bypass']}, {rt['file']}")
-    _network_rows(t, inv.get("network") or {})
+    from dlbench.bench.netinfo import table_rows
+
+    table_rows(t, inv.get("network") or {})
     sw = inv.get("software") or {}
     t.add_row("Software", "torch / CUDA / cuDNN", f"{sw.get('torch')} / {sw.get('cuda')} / {sw.get('cudnn')}")
     t.add_row("", "OS / Python", f"{inv.get('os')} / {inv.get('python')}")
     ratio = inv.get("ram_to_gpu_memory_ratio")
     t.add_row("Ratio", "RAM : GPU memory", "n/a (no GPU)" if ratio is None else f"{ratio:.2f}")
     return t
-
-
-def _network_rows(t, net: dict) -> None:
-    nics, ibs = net.get("nics") or [], net.get("rdma") or []
-    if not nics:
-        t.add_row("Network", "", "no physical network adapter found")
-    for n in nics:
-        speed = f"{n['speed_mbps'] / 1000:g} Gb/s" if n.get("speed_mbps") else "speed not reported (virtual NIC?)"
-        t.add_row("Network", n["name"], f"{n.get('kind')}, {n.get('state')}, {speed}, driver {n.get('driver')}, "
-                  f"NUMA node {n.get('numa_node') if n.get('numa_node') is not None else '?'}")
-    for d in ibs:
-        ports = "; ".join(f"port {p['port']} {p.get('state')} {p.get('rate')} ({p.get('link_layer')})" for p in d["ports"])
-        t.add_row("RDMA", d["name"], f"{ports or 'no ports'}, NUMA node {d.get('numa_node')}")
-    if not ibs:
-        t.add_row("RDMA", "", "none (no /sys/class/infiniband devices)")
 
 
 # MLPerf's system-description `status` values (system_desc_checker, training >= 4.0),

@@ -101,3 +101,4 @@ def test_gpu_numa_node_through_nvml(monkeypatch, tmp_path):
     inv = collect_inventory()
     assert [g["numa_node"] for g in inv["gpus"]] == [None, 1]  # GPU 0's bus 0000:00:00.0 is not in the fake tree
     assert inv["network"]["nics"][0]["numa_node"] == 1
+    assert inv["gpus"][1]["nics_same_numa"] == ["ens1f0", "ib0"] and inv["gpus"][0]["nics_same_numa"] == []
