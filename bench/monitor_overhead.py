@@ -5,11 +5,13 @@
                                                       # 44 input features: 40 values + 4 statistics), serves it
     python bench/monitor_overhead.py --run runs/NAME  # any run directory with a reference profile
 
-Modes, each a fresh server process: monitoring off (--no-monitor), on (the default: features, window, far-outside
-flag per request), and on with --request-log at a 10 % sample. While the clients run, /metrics is scraped every
---scrape-s seconds, so the drift scoring it triggers is inside the measured window too. The load generator is
-bench/serve_batching.py's. Prints req/s and latencies per mode (medians over --repeats, alternating the order) and
-the throughput ratio on/off (target: on costs at most 10 %).
+Three server processes run side by side: monitoring off (--no-monitor), on (the default: features, window,
+far-outside flag per request, scores in their thread), and on with --request-log at a 10 % sample. The load goes to
+one at a time, in turns (the order alternates each round), so the other tenants of a shared machine weigh on each
+mode alike. While the clients run, /metrics is scraped every --scrape-s seconds, so the drift scoring it triggers is
+inside the measured window. The load generator is bench/serve_batching.py's. Prints per mode req/s, latencies and
+the server's CPU time per request (psutil, over the turn / the server's own request counter), then the throughput
+ratio on/off (median of the paired turns; target: on costs at most 10 %) and the CPU-per-request ratio.
 """
 from __future__ import annotations
 
@@ -53,35 +55,48 @@ def scrape(port: int, key: str, every_s: float, stop: threading.Event) -> None:
             pass
 
 
-def measure(args, key_file: Path, key: str, mode: str, tmp: Path) -> dict:
+def answered(port: int, key: str) -> float:
+    """Inference requests the server has answered (its own counter)."""
+    req = urllib.request.Request(f"http://{HOST}:{port}/metrics", headers={"Authorization": f"Bearer {key}"})
+    text = urllib.request.urlopen(req, timeout=10).read().decode()
+    return sum(float(line.split()[-1]) for line in text.splitlines()
+               if line.startswith("dlbench_requests_total{") and 'endpoint="infer"' in line)
+
+
+def start(args, key_file: Path, mode: str, tmp: Path) -> tuple[subprocess.Popen, int]:
     port = sb._free_port()
     cmd = [sys.executable, __file__, "--_serve", "--port", str(port), "--keys", str(key_file), "--run", args.run,
-           "--mode", mode, "--log", str(tmp / f"requests-{port}.jsonl"), "--torch-threads", str(args.torch_threads)]
+           "--mode", mode, "--log", str(tmp / f"requests-{mode}.jsonl"), "--torch-threads", str(args.torch_threads)]
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    sb._wait_ready(port, server)
+    return server, port
+
+
+def measure(args, server: subprocess.Popen, port: int, key: str) -> dict:
+    """One slice of load against one server: throughput, latency, and the server's CPU time per request."""
+    import psutil
+
+    proc = psutil.Process(server.pid)
+    cpu0, n0 = sum(proc.cpu_times()[:2]), answered(port, key)
     stop = threading.Event()
+    scraper = threading.Thread(target=scrape, args=(port, key, args.scrape_s, stop), daemon=True)
+    scraper.start()
+    out: mp.Queue = mp.get_context("spawn").Queue()
+    load = mp.get_context("spawn").Process(
+        target=sb.load, args=(port, key, "m", args.clients, args.warmup_s, args.measure_s, out))
+    load.start()
     try:
-        sb._wait_ready(port, server)
-        out: mp.Queue = mp.get_context("spawn").Queue()
-        proc = mp.get_context("spawn").Process(
-            target=sb.load, args=(port, key, "m", args.clients, args.warmup_s, args.measure_s, out))
-        proc.start()
-        scraper = threading.Thread(target=scrape, args=(port, key, args.scrape_s, stop), daemon=True)
-        scraper.start()
         result = out.get(timeout=args.warmup_s + args.measure_s + 120)
-        proc.join(30)
+        load.join(30)
     finally:
         stop.set()
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    cpu1, n1 = sum(proc.cpu_times()[:2]), answered(port, key)
     lat = sorted(result["latencies"])
     if not lat:
-        raise SystemExit(f"no successful requests in mode {mode}; server stderr:\n{server.stderr.read()[-3000:]}")
+        raise SystemExit(f"no successful requests (errors: {result['errors']})")
     q = statistics.quantiles(lat, n=100)
     return {"req_s": len(lat) / result["window_s"], "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000,
-            "errors": result["errors"]}
+            "errors": result["errors"], "cpu_ms_per_req": 1000 * (cpu1 - cpu0) / max(n1 - n0, 1)}
 
 
 def train_run(path: Path) -> str:
@@ -100,7 +115,7 @@ def main() -> None:
     p.add_argument("--measure-s", type=float, default=8.0)
     p.add_argument("--scrape-s", type=float, default=2.0, help="seconds between /metrics scrapes during the load")
     p.add_argument("--torch-threads", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=5, help="rounds of one turn per mode")
     p.add_argument("--_serve", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     p.add_argument("--keys", help=argparse.SUPPRESS)
@@ -118,30 +133,45 @@ def main() -> None:
             args.run = train_run(tmp / "run")
         key_file = tmp / "keys.json"
         key = add_key(key_file, "bench")
-        print(f"{args.clients} clients, one-row requests, batching 64 / 5 ms, {args.warmup_s:g}s warm-up + "
-              f"{args.measure_s:g}s measured per mode, /metrics every {args.scrape_s:g}s, cpu_count={os.cpu_count()}, "
-              f"torch threads={args.torch_threads}, run {args.run}, load average {sb._load()}")
         modes = [("off", "monitoring off"), ("on", "monitoring on"), ("log", "on + request log 10%")]
+        # All three servers run side by side for the whole benchmark; the load goes to one at a time, in turns,
+        # so that the other tenants of a shared machine weigh on every mode alike.
+        servers = {mode: start(args, key_file, mode, tmp) for mode, _ in modes}
+        print(f"{args.clients} clients, one-row requests, batching 64 / 5 ms, {args.warmup_s:g}s warm-up + "
+              f"{args.measure_s:g}s measured per turn, /metrics every {args.scrape_s:g}s, cpu_count={os.cpu_count()}, "
+              f"torch threads={args.torch_threads}, run {args.run}, load average {sb._load()}")
         runs: dict[str, list[dict]] = {m: [] for m, _ in modes}
-        for rep in range(args.repeats):
-            for mode, label in modes[:: 1 if rep % 2 == 0 else -1]:
-                r = measure(args, key_file, key, mode, tmp)
-                runs[mode].append(r)
-                print(f"  [{rep + 1}/{args.repeats}] {label:22s}: {r['req_s']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms  "
-                      f"p99 {r['p99_ms']:7.2f} ms  errors {r['errors']}", flush=True)
-        med = {m: {k: statistics.median(r[k] for r in rs) for k in ("req_s", "p50_ms", "p99_ms")} for m, rs in runs.items()}
-        print("median over repeats:")
+        try:
+            for rep in range(args.repeats):
+                for mode, label in modes[:: 1 if rep % 2 == 0 else -1]:
+                    r = measure(args, *servers[mode], key)
+                    runs[mode].append(r)
+                    print(f"  [{rep + 1}/{args.repeats}] {label:22s}: {r['req_s']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms"
+                          f"  p99 {r['p99_ms']:7.2f} ms  server CPU {r['cpu_ms_per_req']:.3f} ms/request  "
+                          f"errors {r['errors']}", flush=True)
+        finally:
+            for server, _ in servers.values():
+                server.terminate()
+                try:
+                    server.wait(30)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+        keys = ("req_s", "p50_ms", "p99_ms", "cpu_ms_per_req")
+        med = {m: {k: statistics.median(r[k] for r in rs) for k in keys} for m, rs in runs.items()}
+        print("median over turns:")
         for mode, label in modes:
             r = med[mode]
-            print(f"  {label:22s}: {r['req_s']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms")
+            print(f"  {label:22s}: {r['req_s']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
+                  f"server CPU {r['cpu_ms_per_req']:.3f} ms/request")
         print(f"load average at the end: {sb._load()}")
-        off = med["off"]
         for mode, label in modes[1:]:
-            ratio = med[mode]["req_s"] / off["req_s"]
-            print(f"{label} / off: throughput {ratio:.3f}x (cost {100 * (1 - ratio):+.1f} %; target <= 10 %: "
-                  f"{'PASS' if ratio >= 0.9 else 'FAIL'})   p50 {med[mode]['p50_ms'] / off['p50_ms']:.2f}x   "
-                  f"p99 {med[mode]['p99_ms'] / off['p99_ms']:.2f}x")
-
+            # each turn against the off turn of the same round: the pairs share the machine's state of the moment
+            ratios = [on["req_s"] / off["req_s"] for on, off in zip(runs[mode], runs["off"])]
+            cpu = med[mode]["cpu_ms_per_req"] / med["off"]["cpu_ms_per_req"]
+            ratio = statistics.median(ratios)
+            print(f"{label} / off: throughput {ratio:.3f}x (median of {len(ratios)} paired turns; cost "
+                  f"{100 * (1 - ratio):+.1f} %; target <= 10 %: {'PASS' if ratio >= 0.9 else 'FAIL'})   "
+                  f"server CPU per request {cpu:.3f}x (cost {100 * (cpu - 1):+.1f} %)")
 
 if __name__ == "__main__":
     main()
