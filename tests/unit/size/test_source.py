@@ -49,3 +49,19 @@ def test_bad_sources_are_one_line_errors(tmp_path):
     with pytest.raises(UserError, match="--benchmark"):
         resolve(str(tmp_path / "r"))
     assert resolve(str(tmp_path / "r"), "mnist1d-cnn").samples.value == 640
+
+
+def test_a_scaling_sweep_record_gives_measured_efficiency(tmp_path):
+    root = tmp_path / "results"
+    write_result(root / "box-x1" / "digits-cnn" / "result_0.txt", 10.0, 12800)
+    (root / "scaling-digits-cnn-box.json").write_text(json.dumps({
+        "device": "cpu", "points": [{"devices": 1, "efficiency": 1.0}, {"devices": 2, "efficiency": 0.8},
+                                    {"devices": 4, "efficiency": None}]}))
+    sc = resolve(str(root)).scaling
+    assert sc.kind == "cpu" and sc.points == {1: 1.0, 2: 0.8} and "scaling-digits-cnn-box.json" in sc.source
+
+
+def test_a_finished_run_gives_the_steps_it_took(trained_run):
+    src = resolve(str(trained_run))
+    assert src.kind == "run" and src.samples.value == 40 * 32 and "measured: run" in src.samples.source
+    assert src.measured_time.value > 0 and src.device_count == 1
