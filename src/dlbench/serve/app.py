@@ -69,9 +69,11 @@ class Served:
 
 
 class Registry:
-    def __init__(self, predictors: list[Predictor], settings: ServeSettings, metrics: Metrics):
+    def __init__(self, predictors: list[Predictor], settings: ServeSettings, metrics: Metrics,
+                 monitoring: Monitoring | None = None):
         self.models: dict[str, dict[str, Served]] = {}
         self.settings, self.metrics = settings, metrics
+        self.monitoring = monitoring  # drift.py: each version is monitored from the moment it is served
         self.routing = Routing(metrics.registry)  # which version answers the unversioned URL (routing.py)
         for p in predictors:
             versions = self.models.setdefault(p.name, {})
@@ -86,6 +88,8 @@ class Registry:
             for s in inputs + outputs:
                 if not s.shape or s.shape[0] != -1:
                     raise ValueError(f"batchable model '{p.name}': tensor '{s.name}' needs -1 as first dim")
+        if self.monitoring is not None:
+            self.monitoring.attach(p)  # a damaged reference profile refuses the version (UserError)
         settings, metrics = self.settings, self.metrics
         depth = metrics.queue_depth.labels(p.name)
         batcher = Batcher(
@@ -262,10 +266,8 @@ def create_app(predictors: list[Predictor], settings: ServeSettings) -> FastAPI:
     if not predictors:
         raise UserError("no models to serve", "give at least one run directory")
     metrics = Metrics()
-    registry = Registry(predictors, settings, metrics)
-    monitoring = Monitoring(settings, metrics.registry)  # drift gauges; a damaged reference profile stops here
-    for p in predictors:
-        monitoring.attach(p)
+    monitoring = Monitoring(settings, metrics.registry)  # drift gauges
+    registry = Registry(predictors, settings, metrics, monitoring)
     verifier = None if settings.no_auth else KeyVerifier(settings.api_keys_path or default_keys_path())
 
     @asynccontextmanager
