@@ -138,8 +138,8 @@ def _run(run_dir: str) -> list[Finding]:
     except UserError as e:
         return [Finding("high", f"{run_dir}: {e.message} (the server refuses to load it)", e.hint or retrain)]
     if profile is None:
-        return [Finding("medium", f"{run_dir}: no reference profile (trained before dlbench stored one): its drift "
-                                  "cannot be monitored", retrain)]
+        return [Finding("medium", f"{run_dir}: no reference profile (trained before dlbench stored one, or a "
+                                  "generator / forecaster): its drift cannot be monitored", retrain)]
     return []
 
 
