@@ -209,7 +209,8 @@ def recommend(m: Measurements, inventory: dict, what_if: list[dict] | None = Non
             ev["what_if"] = what_if
         out.append(Recommendation("cpu_compute_bound", "advice",
                    f"training runs on the CPU and is compute-bound there: {m.compute_ms:.3g} ms of the "
-                   f"{m.step_ms:.3g} ms step is compute ({1 - m.data_stall:.0%}), on {m.threads or '?'} threads, "
+                   f"{m.step_ms:.3g} ms step is compute ({1 - m.data_stall:.0%}), on {m.threads or '?'} "
+                   f"thread{'' if m.threads == 1 else 's'}, "
                    f"machine {m.cpu_system:.0%} busy{gpus_txt}", ev))
     gpus = inventory.get("gpus") or []
     cores_per_gpu = m.cpu_count / max(1, len(gpus))
