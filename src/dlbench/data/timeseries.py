@@ -15,10 +15,10 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dlbench.data.bundle import DataBundle, DataSpec, SealedSplit, Split
-from dlbench.data.common import SplitOptions
+from dlbench.config.base import Section
 from dlbench.data.series_encode import SeriesEncoder, fit_columns
 from dlbench.data.series_frame import check_targets, read_series_csv, season_of, split_series, time_text
 from dlbench.errors import UserError
@@ -27,7 +27,7 @@ from dlbench.metrics.forecasting import mase_scale
 TIME_NAMES = ("date", "time", "timestamp", "datetime", "ds", "week", "month", "day", "period", "t", "step", "year")
 
 
-class TimeSeriesData(SplitOptions):
+class TimeSeriesData(Section):
     kind: Literal["timeseries"] = "timeseries"
     """A CSV of one or many time series: a time column, target column(s), optional covariates and series id."""
     path: str
@@ -66,6 +66,16 @@ class TimeSeriesData(SplitOptions):
     """Training loss on the scaled targets: mae (what MAE and MASE measure) or mse."""
     stride: int = Field(1, ge=1)
     """Steps between the origins of training windows (validation and test use every origin)."""
+    val_fraction: float = Field(0.1, gt=0, lt=1)
+    """Share of each series' steps, just before the test period, for validation (model selection)."""
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    """Share of each series' steps, at its end, for the final test (opened once)."""
+
+    @model_validator(mode="after")
+    def _leave_training_data(self):
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError("val_fraction + test_fraction must be < 1")
+        return self
 
 
 def default_horizon(season: int) -> int:
