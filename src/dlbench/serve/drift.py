@@ -119,6 +119,8 @@ class ModelMonitor:
             out_of_range = float(self.ranges.check(rows)[0].any(axis=1).mean()) if len(rows) else 0.0
             outs = score_all(self.output_refs, out_rows, self.thresholds) if self.output_refs else []
             self._cached = (seen, time.monotonic(), (score_all(self.input_refs, rows, self.thresholds), outs, out_of_range))
+        except Exception:  # noqa: BLE001 - the last scores stay; the next scrape tries again
+            log.exception("drift scoring failed")
         finally:
             self._scoring.clear()
 
