@@ -143,7 +143,7 @@ def main() -> int:
         dlbench.train(args.config, run_dir=run, overrides=args.override)
     result = json.loads((Path(run) / "result.json").read_text())
     loaded = load_run(run)
-    cfg = loaded.cfg.data
+    cfg = loaded.config.data
 
     t0 = time.perf_counter()
     texts = split_texts(cfg)
@@ -159,7 +159,10 @@ def main() -> int:
     for p in ("The ", "A class ", "def "):
         new, _ = generate_ids(loaded.model, encode_prompt(tok, p), SamplingOptions(max_new_tokens=200,
                                                                                       temperature=0.8, seed=0))
-        samples.append({"prompt": p, "text": tok.decode(new), "longest_run": longest_run(new)})
+        text = tok.decode(new)
+        samples.append({"prompt": p, "text": text, "longest_run": longest_run(new),
+                        "longest_run_not_space": longest_run([c if c.strip() else f"{k}" for k, c in
+                                                              enumerate(text)])})
     timing = cache_timing(loaded, "The ")
 
     out = {
@@ -168,7 +171,11 @@ def main() -> int:
         "train_seconds": result["timing"]["train_seconds"], "steps": result["training"]["steps"],
         "val_bpc": result["val"]["bits_per_char"], "test_bpc": (result.get("test") or {}).get("bits_per_char"),
         "kn5_val_bpc": baseline["val"], "kn5_test_bpc": baseline["test"], "kn5_seconds": kn_seconds,
-        "samples": samples, "max_run": max(s["longest_run"] for s in samples), "kv_cache": timing,
+        "samples": samples, "max_run": max(s["longest_run"] for s in samples),
+        "max_run_not_space": max(s["longest_run_not_space"] for s in samples),
+        "corpus_longest_run": longest_run(list("".join(texts["train"]))),
+        "corpus_longest_run_not_space": longest_run([c if c.strip() else i for i, c in
+                                                     enumerate("".join(texts["train"]))]), "kv_cache": timing,
         "load": os.getloadavg(), "cpus": os.cpu_count(),
     }
     print(f"model {out['family']} ({out['parameters']:,} parameters), {out['steps']} steps in "
@@ -178,6 +185,9 @@ def main() -> int:
         print(f"{s:<6}{out[s + '_bpc'] or float('nan'):>17.3f}{out['kn5_' + s + '_bpc']:>22.3f}")
     for s in samples:
         print(f"--- T=0.8 from {s['prompt']!r} (longest repeat {s['longest_run']}):\n{s['prompt']}{s['text']}")
+    print(f"longest run of one repeated token in the samples: {out['max_run']} ({out['max_run_not_space']} not "
+          f"counting whitespace); in the training text itself: {out['corpus_longest_run']} "
+          f"({out['corpus_longest_run_not_space']} not counting whitespace: indented code)")
     t = timing
     print(f"greedy 200 tokens: identical with/without cache: {t['identical']}; {t['ms_per_token_cache']:.2f} ms/token "
           f"with the cache, {t['ms_per_token_no_cache']:.2f} without: {t['speedup']:.2f}x")
