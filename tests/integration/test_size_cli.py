@@ -47,6 +47,8 @@ def test_bad_input_is_one_line_exit_2(run_cli, cfg_path, tmp_path):
     assert code == 2 and "no candidate trains in 1 ms" in err and "x the target" in err
     code, _, err = run_cli("size", tmp_path / "missing.yaml")
     assert code == 2 and "no such file" in err
+    code, _, err = run_cli("size", cfg_path, "--plot", tmp_path / "nowhere" / "p.png")
+    assert code == 2 and "--plot" in err and "does not exist" in err
     code, _, err = run_cli("sysinfo", "--data-path", tmp_path / "missing", "--measure")
     assert code == 2 and "does not exist" in err
 

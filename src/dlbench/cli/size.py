@@ -38,18 +38,18 @@ def size(source: str = typer.Argument(..., help="A config YAML or shipped config
     from dlbench.size.model import fmt, human_seconds
     from dlbench.size.plan import size as size_fn
 
+    from pathlib import Path
+
+    from dlbench.errors import UserError
+
+    for flag, path in (("--save", save), ("--plot", plot)):
+        if path and not Path(path).parent.is_dir():  # checked before the profile, not after it
+            raise UserError(f"{flag} {path}: folder {Path(path).parent} does not exist")
     doc = size_fn(source, target=target_time, gpus=gpus, nodes=nodes, per_node=per_node, devices_file=devices_file,
                   network_gbps=network_gbps, profile_seconds=profile_seconds, cache_dataset=cache_dataset,
                   benchmark=benchmark, overrides=list(override or []))
     if save:
-        from pathlib import Path
-
-        target = Path(save)
-        if not target.parent.is_dir():
-            from dlbench.errors import UserError
-
-            raise UserError(f"--save {save}: folder {target.parent} does not exist")
-        target.write_text(json.dumps(doc, indent=1, default=str))
+        Path(save).write_text(json.dumps(doc, indent=1, default=str))
         err.print(f"saved: {save}")
     if plot:
         from dlbench.size.plot import curves_png
