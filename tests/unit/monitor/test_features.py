@@ -72,3 +72,13 @@ def test_output_features_of_each_task():
     np.testing.assert_array_equal(reg.extract({"prediction": np.array([[1.0, 2.0]])}), [[1, 2]])
     tr = OutputFeatures(["translation"])
     assert tr.extract({"translation": np.array(["abc", ""], dtype=object)}).tolist() == [[3], [0]]
+
+
+def test_one_row_requests_get_the_same_features_as_batches():
+    rng = np.random.default_rng(0)
+    for shape in [(1, 40), (3, 50)]:
+        ex = input_features(codec("array", input_shape=shape))
+        x = rng.normal(size=(5, *shape)).astype(np.float32)
+        batch = ex.extract({"input": x})
+        one = np.concatenate([ex.extract({"input": x[i:i + 1]}) for i in range(5)])
+        np.testing.assert_allclose(one, batch, rtol=1e-9, atol=1e-9)
