@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from dlbench import compare
 from dlbench.config import dump_config
 from dlbench.schema import Config, load_config, parse_config
 from dlbench.data.registry import build_data
@@ -20,6 +21,7 @@ from dlbench.run.files import disk_error
 from dlbench.run.rundir import TEST_ACCESS, RunDir, has_run, is_unused
 from dlbench.tracking import Trackers
 from dlbench.training import supervised
+from dlbench.training.init_from import initializing
 from dlbench.training.loop import Interrupted
 
 log = logging.getLogger(__name__)
@@ -99,12 +101,15 @@ def train(config, overrides: list[str] | None = None, run_dir: str | Path | None
         # built, so a wrong data path, target or family leaves nothing that blocks the retry (rank 0 only)
         run = RunDir.new(run_dir, cfg.name or "run", dump_config(cfg)) if is_main else RunDir(run_dir)
     recipe = get_recipe(cfg.model.name)
+    # fine-tuning: the old run verified and its architecture checked before anything is written
+    init = compare.init_source(cfg, recipe) if cfg.train.init_from else None
     trackers = Trackers(cfg, run.path) if is_main else Trackers(None, run.path)
     run.listeners.append(trackers.log)
     result = None
     try:
-        result = recipe.train(cfg, run, resume=resume, quiet=quiet, observer=observer, dist=dist,
-                              evaluate_test=evaluate_test)
+        with initializing(init):
+            result = recipe.train(cfg, run, resume=resume, quiet=quiet, observer=observer, dist=dist,
+                                  evaluate_test=evaluate_test)
     except Interrupted as e:
         e.run_dir = run.path  # the CLI prints the exact command that resumes it
         raise
@@ -120,6 +125,9 @@ def train(config, overrides: list[str] | None = None, run_dir: str | Path | None
         trackers.finish(run.path, result)  # a run that raised is marked failed in the trackers
     if is_main and result.get("test") is not None:
         run.record_test_access("final test after training")
+        if init is not None:  # both models on the old and the new test data, for the report
+            result["retraining"] = compare.retraining(init.run, run.path)
+            run.write_result(result)
     return RunResult(run.path, result)
 
 
@@ -171,11 +179,15 @@ def _check_resume_compatible(saved: Config, new: Config, path: Path) -> None:
                         "only train.steps/epochs and cadences may change; start a new run for other values")
 
 
-def evaluate(run_dir: str | Path, split: str = "val", device: str | None = None, errors: int = 0) -> dict:
+def evaluate(run_dir: str | Path, split: str = "val", device: str | None = None, errors: int = 0,
+             data: str | Path | None = None) -> dict:
     """Metrics of a finished run's model on one split (train, val or test), rebuilt from its config.
 
     errors=N adds `errors`: the N worst mistakes on that split (inputs named by the data: CSV rows, NPZ
-    indices, image paths, texts), and `errors_ranked_by`: how they were ranked (see `dlbench.tasks.errors`)."""
+    indices, image paths, texts), and `errors_ranked_by`: how they were ranked (see `dlbench.tasks.errors`).
+    data=PATH scores every row of a labelled file or folder of the run's data kind instead of a split."""
+    if data is not None:  # a labelled file outside the run's splits: every row of it (compare.py)
+        return compare.evaluate_file(run_dir, data, device, errors=errors)
     if split not in ("train", "val", "test"):
         raise UserError(f"unknown split '{split}'", "use train, val or test")
     loaded = load_run(run_dir, device=device)

@@ -20,6 +20,7 @@ COMMANDS = [
     ("configs", configs.app, "Choose and train"),
     ("train", core.train, "Choose and train"),
     ("evaluate", core.evaluate, "Choose and train"),
+    ("compare", core.compare, "Choose and train"),
     ("predict", core.predict, "Choose and train"),
     ("generate", generate.generate, "Choose and train"),
     ("report", report.report, "Choose and train"),

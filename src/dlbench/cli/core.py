@@ -26,6 +26,9 @@ def train(ctx: typer.Context,
                                                  "(left out with --resume: the run's config.yaml is used)"),
           override: Optional[list[str]] = override_option(),
           run_dir: Optional[str] = typer.Option(None, "--run-dir", help="Where the run goes (must not exist, unless --resume)"),
+          init_from: Optional[str] = typer.Option(None, "--init-from", metavar="RUN", help="Fine-tune: start from this "
+                                                  "finished run's weights (same model section; train.init_preprocessing: "
+                                                  "keep | refit says whose preprocessing)"),
           resume: bool = typer.Option(False, "--resume", help="Continue the run in --run-dir from its newest valid "
                                       "checkpoint, with its own config.yaml (-o may change train.steps/epochs)"),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar"),
@@ -39,6 +42,8 @@ def train(ctx: typer.Context,
 
     Continue an interrupted run with `dlbench train --run-dir RUN --resume` (or `dlbench train --resume RUN`)."""
     overrides = list(override or [])
+    if init_from is not None:  # the same as -o train.init_from=RUN: recorded in the run's config.yaml
+        overrides.append(f"train.init_from={init_from}")
     if resume and config is not None and run_dir in (None, config) and Path(config, "config.yaml").is_file():
         config, run_dir = None, config  # `dlbench train --resume RUN`: the run directory in CONFIG's place
     if config is None and not resume:
@@ -150,11 +155,15 @@ def evaluate(run_dir: str = typer.Argument(..., help="A finished run directory")
                  "K-th data row, 1-based, header not counted), 'x[i]' of an NPZ file (0-based), an image's "
                  "path, a text or sentence; classification ranks misclassified samples by the probability given "
                  "to the true class, regression by absolute error, translation by sentence chrF")),
-             as_json: bool = typer.Option(False, "--json", help="Only the JSON")):
+             as_json: bool = typer.Option(False, "--json", help="Only the JSON"),
+             data: Optional[str] = typer.Option(None, "--data", metavar="PATH", help=(
+                 "Score every row of this labelled file or folder of the run's data kind (same target and "
+                 "columns), with the run's own preprocessing, instead of a split"))):
     """Evaluate a run's model on a split: metrics, confusion matrix, per-class table, worst mistakes, and JSON."""
     from dlbench.api import evaluate as evaluate_fn
 
-    m = evaluate_fn(run_dir, split, device, errors=errors)
+    m = evaluate_fn(run_dir, split, device, errors=errors, data=data)
+    split = data or split
     if not as_json:
         _metrics_tables(m, split)
         if errors:
@@ -235,3 +244,32 @@ def predict(run_dir: str = typer.Argument(..., help="A finished run directory"),
         sys.stdout.write(res["text"])
     else:
         err.print(f"wrote {len(next(iter(res['predictions'].values())))} predictions to {output}")
+
+
+def compare(run_a: str = typer.Argument(..., help="A finished run directory (A, e.g. the model serving now)"),
+            run_b: str = typer.Argument(..., help="Another run of the same task and classes (B, the candidate)"),
+            data: str = typer.Option(..., "--data", metavar="PATH", help="Labelled file or folder both are scored on"),
+            device: Optional[str] = typer.Option(None, "--device"),
+            resamples: int = typer.Option(2000, "--resamples", min=100, help="Paired bootstrap resamples"),
+            as_json: bool = typer.Option(False, "--json", help="Only the JSON")):
+    """Score two runs on the same rows of new data and say whether the difference is significant (McNemar's exact
+    test for classifiers, paired bootstrap for regressors), to decide whether to promote B."""
+    from dlbench.compare import compare as compare_fn
+
+    r = compare_fn(run_a, run_b, data, device, resamples=resamples)
+    if not as_json:
+        t = Table(title=f"{r['rows']} rows of {data}")
+        t.add_column("metric")
+        t.add_column(f"A {run_a}", justify="right")
+        t.add_column(f"B {run_b}", justify="right")
+        for k, v in r["a"].items():
+            if isinstance(v, (int, float)) and k in r["b"]:
+                t.add_row(k, f"{v:.4f}", f"{r['b'][k]:.4f}")
+        err.print(t)
+        test = r["test"]
+        p = f", p = {test['p_value']:.4g} ({test['method']}; only A right {test['only_a_right']}, only B right " \
+            f"{test['only_b_right']})" if "p_value" in test else f" ({test['method']})"
+        err.print(f"{test['difference_of']}: {test['difference']:+.4g}, 95 % CI [{test['ci_low']:+.4g}, "
+                  f"{test['ci_high']:+.4g}]{p}")
+        err.print(f"[bold]verdict:[/bold] {r['verdict']}")
+    print(json.dumps(r, indent=None if not as_json else 1))

@@ -104,6 +104,14 @@ class TrainConfig(Section):
     """The global batch size optim.lr was tuned at; required when lr_scaling is not none."""
     sync_batchnorm: bool = False
     """Distributed runs on GPUs: batch-norm statistics over the global batch (SyncBatchNorm) instead of per rank."""
+    init_from: str | None = None
+    """Fine-tune: start from the weights of this finished run (`dlbench train CONFIG --init-from RUN`). The model
+    section must describe the same architecture and the data the same inputs and classes; the report then shows
+    both models on the old and the new test data."""
+    init_preprocessing: Literal["keep", "refit"] = "keep"
+    """With init_from: `keep` replays the old run's preprocessing (standardization statistics, categories,
+    target scaling) on the new data, so the weights see inputs in the units they learned; `refit` fits it anew
+    on the new training split (the inputs must still come out the same shape)."""
 
     @model_validator(mode="after")
     def _one_length(self):

@@ -8,7 +8,8 @@ import numpy as np
 
 from dlbench.data.bundle import DataSpec
 from dlbench.data.common import SplitOptions, bundle_from_arrays
-from dlbench.data.preprocess import ArrayPreprocessor
+from dlbench.data import replay
+from dlbench.data.preprocess import ArrayPreprocessor, preprocessor_from_json
 from dlbench.data.split import split_indices
 from dlbench.errors import UserError
 
@@ -49,22 +50,28 @@ def build_npz(cfg: NpzData):
     task = cfg.task
     if task == "auto":
         task = "classification" if np.issubdtype(y.dtype, np.integer) and y.ndim == 1 else "regression"
+    task = replay.task(task)
     if task == "classification":
         classes = np.unique(y)
-        y = np.searchsorted(classes, y)
-        class_names = [str(c) for c in classes]
+        class_names = replay.classes([str(c) for c in classes], cfg.path)  # a finished model's, when built for it
+        index = {c: i for i, c in enumerate(class_names)}
+        y = np.array([index[str(v)] for v in y], dtype=np.int64)
     else:
         class_names = None
     shape = tuple(x.shape[1:])
-    mean, std = 0.0, 1.0
-    if cfg.standardize:
-        tr, _, _ = split_indices(len(x), y if task == "classification" else None,
-                                 (cfg.val_fraction, cfg.test_fraction), cfg.seed, task == "classification")
-        xtr = x[tr].astype(np.float64)
-        mean, s = xtr.mean(0), xtr.std(0)
-        std = np.where(s > 1e-12, s, 1.0)
-        mean, std = mean.tolist(), std.tolist()
-    pre = ArrayPreprocessor(shape, mean, std)
+
+    def fit():
+        mean, std = 0.0, 1.0
+        if cfg.standardize:
+            tr, _, _ = split_indices(len(x), y if task == "classification" else None,
+                                     (cfg.val_fraction, cfg.test_fraction), cfg.seed, task == "classification")
+            xtr = x[tr].astype(np.float64)
+            mean, s = xtr.mean(0), xtr.std(0)
+            std = np.where(s > 1e-12, s, 1.0)
+            mean, std = mean.tolist(), std.tolist()
+        return ArrayPreprocessor(shape, mean, std)
+
+    pre = replay.preprocessor(fit, preprocessor_from_json)
     spec = DataSpec(task, shape, len(class_names) if class_names else None, class_names,
-                    target_dim=1 if y.ndim == 1 else int(y.shape[1]))
+                    target_dim=1 if y.ndim == 1 else int(y.shape[1]), extras=replay.extras({}))
     return bundle_from_arrays(cfg.path, pre.transform(x), y, spec, pre.to_json(), cfg)  # ids: "x[i]" of the file

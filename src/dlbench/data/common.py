@@ -6,6 +6,7 @@ import torch
 from pydantic import Field, model_validator
 
 from dlbench.config.base import Section
+from dlbench.data import replay
 from dlbench.data.bundle import DataBundle, DataSpec, SealedSplit, Split, check_nonempty
 from dlbench.data.split import split_indices
 
@@ -51,6 +52,9 @@ def bundle_from_arrays(name: str, x: np.ndarray, y: np.ndarray, spec: DataSpec, 
     ids = index_ids("x", len(x)) if ids is None else list(ids)
     if len(ids) != len(x):
         raise ValueError(f"{len(ids)} ids for {len(x)} samples")
+    if replay.whole():  # a whole new file scored by a finished model (data/replay.py): every row, no split
+        every = to_tensor_split(x, y, np.arange(len(x)), spec.task, ids)
+        return DataBundle(every, every, SealedSplit(every), spec, preprocessing)
     classification = spec.task == "classification"
     fractions = (opts.val_fraction, 0.0 if test is not None else opts.test_fraction)
     if test is not None:  # carve validation from train; the dataset's own test split stays the test split

@@ -9,7 +9,8 @@ from pydantic import Field
 
 from dlbench.data.bundle import DataSpec
 from dlbench.data.common import SplitOptions, bundle_from_arrays
-from dlbench.data.preprocess import TabularPreprocessor
+from dlbench.data import replay
+from dlbench.data.preprocess import TabularPreprocessor, preprocessor_from_json
 from dlbench.data.split import split_indices
 from dlbench.errors import UserError
 
@@ -139,7 +140,7 @@ def build_csv(cfg: CsvData):
         keep = ~frame[columns].isna().any(axis=1)
         frame, target = frame[keep].reset_index(drop=True), target[keep].reset_index(drop=True)
         rows = rows[keep.to_numpy()]
-    task = cfg.task if cfg.task != "auto" else infer_task(target, cfg.max_classes)
+    task = replay.task(cfg.task if cfg.task != "auto" else infer_task(target, cfg.max_classes))
     if task == "regression":
         y_num = pd.to_numeric(target, errors="coerce")
         if y_num.isna().any():
@@ -155,17 +156,21 @@ def build_csv(cfg: CsvData):
         classes = None
     else:
         labels = target.astype(str)
-        classes = sorted(labels.unique().tolist(), key=lambda s: (len(s), s) if s.lstrip("-").isdigit() else (1e9, s))
+        classes = replay.classes(sorted(labels.unique().tolist(),
+                                        key=lambda s: (len(s), s) if s.lstrip("-").isdigit() else (1e9, s)), cfg.path)
         if len(classes) < 2:  # would train to "accuracy 1.000" by always answering the one class
             raise UserError(f"{cfg.path}: target column '{cfg.target}' has a single value ({classes[0]!r}): "
                             "nothing to learn", "a classifier needs rows of at least two classes")
         index = {c: i for i, c in enumerate(classes)}
         y = labels.map(index).to_numpy(np.int64)
     # fit preprocessing on the training rows only
-    tr, _, _ = split_indices(len(frame), y if task == "classification" else None,
-                             (cfg.val_fraction, cfg.test_fraction), cfg.seed, task == "classification")
-    pre = TabularPreprocessor.fit(frame.iloc[tr], columns, cfg.impute if cfg.impute != "drop" else "none")
+    def fit():
+        tr, _, _ = split_indices(len(frame), y if task == "classification" else None,
+                                 (cfg.val_fraction, cfg.test_fraction), cfg.seed, task == "classification")
+        return TabularPreprocessor.fit(frame.iloc[tr], columns, cfg.impute if cfg.impute != "drop" else "none")
+
+    pre = replay.preprocessor(fit, preprocessor_from_json)  # a finished model's own, when building data for it
     x = pre.transform(frame)
     spec = DataSpec(task, (x.shape[1],), len(classes) if classes else None, classes,
-                    extras={"feature_names": pre.feature_names, "target": cfg.target})
+                    extras=replay.extras({"feature_names": pre.feature_names, "target": cfg.target}))
     return bundle_from_arrays(cfg.path, x, y, spec, pre.to_json(), cfg, ids=[f"row {r}" for r in rows])

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from dlbench.errors import UserError
-from dlbench.report import curves, forecast, tasks
+from dlbench.report import curves, forecast, retraining, tasks
 from dlbench.report.document import Absent, Columns, Facts, Pre, Report, Section, Table, Text, fmt, seconds
 
 RUN_FILES = ("config.yaml", "metrics.jsonl", "result.json", "model.json")
@@ -92,6 +92,7 @@ def build(path: str | Path) -> Report:
         Section("Learning-rate schedule").add(curves.lr_schedule(records, cfg.get("optim"), _logs_lr(family), family), curves.throughput(records)),
         *tasks.sections(p, task, result, info),
         *forecast.sections(p, task, result, info),
+        *retraining.sections(result),
         Section("Configuration").add(Pre(cfg_text, "config.yaml: the resolved config that produced this run; "
                                          f"train it again with `dlbench train {p / 'config.yaml'}`.")
                                      if cfg_text else Absent("config.yaml", "the run directory has none")),

@@ -14,6 +14,7 @@ from dlbench.errors import UserError
 from dlbench.monitor.profile import save_profile
 from dlbench.monitor.reference import reference_profile
 from dlbench.progress import TrainProgress
+from dlbench.training import init_from
 from dlbench.training.device import pick_device, versions
 from dlbench.training.diagnose import diagnose
 from dlbench.training.distributed import effective_lr
@@ -72,7 +73,9 @@ def train_supervised(recipe, cfg, run, *, resume: bool = False, quiet: bool = Tr
     test; write model.safetensors, model.json and result.json (rank 0). Returns the result."""
     t0 = time.perf_counter()
     is_main = dist.is_main if dist else True
-    bundle, model, task, device = prepare(recipe, cfg, device=dist.device if dist else None)
+    with init_from.data_context():  # fine-tuning: the data is built for the old model (training/init_from.py)
+        bundle, model, task, device = prepare(recipe, cfg, device=dist.device if dist else None)
+    init_from.load_weights(model, bundle.spec)
     if is_main:  # only now: a run whose data or model cannot be built leaves no directory to block its retry
         run.create()
     if dist:
