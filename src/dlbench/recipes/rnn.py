@@ -82,6 +82,9 @@ class RNNRecipe(Recipe):
             return Suggestion(self.name, 0 if small else 1, "RNN encoder-decoder", [
                 f"translation with only {profile.n} pairs: an RNN encoder-decoder with attention trains more "
                 "reliably on little data"] if small else [], variant="seq2seq")
+        if profile.kind == "audio" and goal != "generate":
+            return Suggestion(self.name, 1, "RNN (GRU) on spectrogram frames", [
+                "audio: a bidirectional GRU reads the log-mel frames in order (data.layout: sequence)"], variant="audio")
         if profile.kind == "signal" and profile.task in ("classification", "regression"):
             first = len(profile.shape) != 2  # a [C, T] array suits a 1-D CNN first
             return Suggestion(self.name, 0 if first else 1, self.title, [
@@ -105,6 +108,10 @@ class RNNRecipe(Recipe):
                      "attention": "luong", "dropout": 0.2 if sizes["n_train"] < 2000 else 0.1}
             data = {"max_len": int(min(256, max(16, profile.text_len * 2 + 4))), "tokenizer": {"type": "word"}}
             return model, {"grad_clip": 1.0}, data
+        if suggestion.variant == "audio":  # mel bands are the features of each 10 ms frame
+            model = {"name": self.name, "cell": "gru", "hidden_size": min(128, sizes["width"]), "bidirectional": True,
+                     "pooling": "mean"}
+            return model, {"grad_clip": 1.0}, {"layout": "sequence"}
         steps_len = profile.shape[-1] if profile.shape else 1
         model = {"name": self.name, "cell": "gru", "hidden_size": min(128, sizes["width"]), "bidirectional": True,
                  "pooling": "flatten" if steps_len <= 64 else "mean"}
@@ -130,6 +137,9 @@ class RNNRecipe(Recipe):
                 raise UserError(f"model rnn reads texts for classification, not {spec.task}")
             e = spec.extras
             return TextRNNClassifier(e["vocab_size"], spec.num_classes, e["pad_id"], mc)
+        if len(spec.input_shape) > 2:
+            raise UserError(f"model rnn reads [C, T] signals or [T, features] sequences, and the data gives "
+                            f"{list(spec.input_shape)}", "for audio spectrograms set data.layout: sequence")
         if mc.pooling in (None, "auto"):
             shape = tuple(spec.input_shape)
             steps = shape[0] if len(shape) == 1 else (shape[-1] if mc.channels_first else shape[0])
