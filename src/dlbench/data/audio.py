@@ -91,7 +91,7 @@ def scan_audio_folder(path: str | Path) -> tuple[list[Path], list[int], list[str
         found = [f for f in sorted((root / c).rglob("*")) if f.suffix.lower() in suffixes and f.is_file()]
         files += found
         labels += [i] * len(found)
-    kinds = "/".join(s[1:].upper() for s in sorted(suffixes))
+    kinds = "WAV, FLAC, OGG" + (", MP3" if ".mp3" in suffixes else "")
     if not files:
         raise UserError(f"{path}: no audio files in class sub-folders", f"put {kinds} files in one sub-folder "
                         "per class: PATH/<class>/*.wav")

@@ -41,6 +41,12 @@ class CNNRecipe(Recipe):
             return Suggestion(self.name, 0, self.title, [
                 "images: convolutions share weights across positions and pool over them, so a CNN needs far "
                 "fewer parameters than an MLP and is robust to small shifts"])
+        if profile.kind == "audio":
+            two_d = len(profile.shape) == 3
+            return Suggestion(self.name, 0, "CNN on log-mel spectrograms" if two_d else "1-D CNN", [
+                "audio: a spoken word or a sound is a pattern in time and frequency (formants, onsets, sweeps) that "
+                "may occur anywhere in the clip; convolutions find it wherever it is, with few parameters"],
+                variant="" if two_d else "1d")
         if profile.kind == "signal" and len(profile.shape) == 2:
             return Suggestion(self.name, 0, "1-D CNN", [
                 "ordered sequence: local patterns (peaks, edges) matter wherever they occur; a 1-D CNN finds them "

@@ -11,6 +11,7 @@ import numpy as np
 
 from dlbench.data.preprocess import open_image
 from dlbench.errors import UserError
+from dlbench.recommend.audio import audio_profile, is_audio_folder
 
 LABEL_NAMES = ("target", "label", "labels", "class", "y", "category")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -21,7 +22,7 @@ class Profile:
     """What inspection found: the kind of data and the facts the recommendation rests on."""
     path: Path
     kind: str
-    """image, signal, tabular, text, translation"""
+    """image, signal, tabular, text, translation, audio"""
     task: str
     """classification, regression, seq2seq, or none (no labels)"""
     n: int
@@ -47,7 +48,7 @@ def inspect(path: str | Path, target: str | None = None, goal: str = "predict") 
         if found is not None:
             return found
     if p.is_dir():
-        return _images(p, goal)
+        return audio_profile(p, goal) if is_audio_folder(p) else _images(p, goal)
     suffix = p.suffix.lower()
     if suffix == ".csv":
         return _csv(p, target, goal)

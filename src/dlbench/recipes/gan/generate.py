@@ -2,6 +2,7 @@
 
     dlbench generate runs/g1 --n 64 --label 7 --output sevens.png
     dlbench generate runs/tab --n 500 --output rows.csv
+    dlbench generate runs/tone-gan --n 8 --output samples/       # a folder: one file per sample (audio: WAV)
 
 .npz and .csv hold samples in the data's own units (the run's preprocessing undone), so they can be fed
 back to `dlbench predict` of a model trained on the same data; the .npz has `x` [n, *shape] and, for a
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +55,8 @@ def generate(loaded, n: int = 64, label: str | None = None, seed: int = 0, outpu
     `output` (.png/.npz/.csv)."""
     if n < 1:
         raise UserError(f"--n must be at least 1 (got {n})")
+    if output.endswith(("/", os.sep)) or Path(output).is_dir() or not Path(output).suffix:
+        return _write_files(loaded, n, label, seed, Path(output))
     path = _check_output(output, n)
     gen = loaded.task
     index = gen.label_index(str(label)) if label is not None else None
@@ -79,3 +84,33 @@ def generate(loaded, n: int = 64, label: str | None = None, seed: int = 0, outpu
         with open(path, "x") as f:
             f.write(buf.getvalue())
     return {"path": str(path), "count": n, "labels": names}
+
+
+def _write_files(loaded, n: int, label: str | None, seed: int, folder: Path) -> dict:
+    """One file per sample in `folder` (created; files already there are never replaced), in the format of the
+    run's data kind (audio: WAV at the trained rate), named NNNN[-label].<suffix>."""
+    shape = tuple(loaded.spec.input_shape)
+    if loaded.codec.encode_files(np.zeros((1, *shape), np.float32)) is None:
+        raise UserError(f"--output {folder}: a folder takes one file per sample, and this run's samples "
+                        f"({loaded.codec.kind} {list(shape)}) have no file format of their own",
+                        "write .png, .npz or .csv; an audio GAN writes WAV files when trained on data.features: "
+                        "waveform")
+    if not folder.parent.is_dir():
+        raise UserError(f"--output {folder}: folder {folder.parent} does not exist")
+    gen = loaded.task
+    index = gen.label_index(str(label)) if label is not None else None
+    x, y = gen.sample(n, index, seed)
+    names = [gen.class_names[i] for i in y.tolist()] if y is not None else None
+    suffix, blobs = loaded.codec.encode_files(x.numpy())
+    safe = [re.sub(r"[^A-Za-z0-9._-]", "_", c) for c in names] if names else None
+    paths = [folder / (f"{i:04d}" + (f"-{safe[i]}" if safe else "") + suffix) for i in range(n)]
+    taken = [p for p in paths if p.exists()]
+    if taken:
+        raise UserError(f"--output {folder}: {taken[0]} already exists" + (f" (and {len(taken) - 1} more)"
+                                                                           if len(taken) > 1 else ""),
+                        "choose a new folder (nothing is overwritten)")
+    folder.mkdir(exist_ok=True)
+    for p, blob in zip(paths, blobs):
+        with open(p, "xb") as f:
+            f.write(blob)
+    return {"path": str(folder), "count": n, "labels": names, "files": [str(p) for p in paths]}

@@ -1,7 +1,8 @@
 """A GAN run behind the server: a count (and labels, seed) in, samples in the data's units out.
 
 Inputs: `count` INT64 [1], optional `seed` INT64 [1] and (conditional) `labels` BYTES [-1], one class
-name per sample. Outputs: `samples` FP32 [-1, *sample_shape] and (conditional) `labels`. Not batchable:
+name per sample. Outputs: `samples` FP32 [-1, *sample_shape], `files` BYTES [-1] where the data kind has a
+file format (audio: a WAV file per sample; base64 text in JSON) and (conditional) `labels`. Not batchable:
 one request is one call of the generator.
 """
 from __future__ import annotations
@@ -29,7 +30,13 @@ class GeneratorPredictor:
 
     def outputs(self) -> list[TensorSpec]:
         out = [TensorSpec("samples", "FP32", (-1, *self.shape))]
+        if self._files(np.zeros((1, *self.shape), np.float32)) is not None:  # audio: WAV files too
+            out.append(TensorSpec("files", "BYTES", (-1,), binary=True))
         return out + ([TensorSpec("labels", "BYTES", (-1,))] if self.gen.conditional else [])
+
+    def _files(self, x: np.ndarray) -> list[bytes] | None:
+        encoded = self.run.codec.encode_files(x)
+        return None if encoded is None else encoded[1]
 
     def predict(self, inputs: dict[str, np.ndarray], parameters: dict) -> dict[str, np.ndarray]:
         n = int(inputs["count"][0])
@@ -43,6 +50,10 @@ class GeneratorPredictor:
                 raise UserError(f"labels has {len(labels)} entries for count {n}; give one label per sample")
         x, y = self.gen.sample(n, labels, seed)
         out = {"samples": self.run.codec.to_data_units(x.numpy()).astype(np.float32)}
+        files = self._files(x.numpy())
+        if files is not None:
+            out["files"] = np.empty(len(files), dtype=object)
+            out["files"][:] = files
         if y is not None:
             out["labels"] = np.array([self.gen.class_names[i] for i in y.tolist()], dtype=object)
         return out
