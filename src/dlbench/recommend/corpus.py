@@ -39,7 +39,10 @@ def corpus_profile(p: Path, target: str | None = None):
         from dlbench.data.tabular import read_csv
 
         frame = read_csv(str(p))
-        text = [c for c in frame.columns if frame[c].dtype == object and frame[c].dropna().astype(str).str.len().mean() > 40]
+        from pandas.api.types import is_numeric_dtype
+
+        text = [c for c in frame.columns if not is_numeric_dtype(frame[c])
+                and frame[c].dropna().astype(str).str.len().mean() > 40]
         if not text:
             return None
         data["text_column"] = str(text[0])
