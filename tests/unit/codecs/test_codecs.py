@@ -49,9 +49,9 @@ def test_headerless_table_is_refused_with_the_header_to_add(tmp_path):
 
 
 def test_every_kind_is_in_the_table_and_unknown_kinds_are_refused():
-    assert set(CODECS) == {"array", "tabular", "image", "text", "series"}
-    with pytest.raises(UserError, match="unknown preprocessing kind 'audio'"):
-        codec_for({"kind": "audio"})
+    assert set(CODECS) == {"array", "tabular", "image", "text", "series", "audio"}
+    with pytest.raises(UserError, match="unknown preprocessing kind 'video'"):
+        codec_for({"kind": "video"})
     with pytest.raises(UserError, match="incomplete"):
         codec_for({"kind": "array"})
 
