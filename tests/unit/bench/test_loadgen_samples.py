@@ -51,8 +51,8 @@ def test_tabular_round_trip_with_an_unseen_category():
 def test_unknown_kind():
     from dlbench.errors import UserError
 
-    with pytest.raises(UserError, match="unknown preprocessing kind 'audio'"):
-        codec_for({"kind": "audio"}).requests(Split(torch.zeros(2, 3), torch.zeros(2)))
+    with pytest.raises(UserError, match="unknown preprocessing kind 'hologram'"):
+        codec_for({"kind": "hologram"}).requests(Split(torch.zeros(2, 3), torch.zeros(2)))
 
 
 def test_direct_path_answers_as_the_predictor(trained_run):
