@@ -61,9 +61,9 @@ def test_recommend_train_predict_evaluate_report(run_cli, weekly, tmp_path):
     assert "Forecast accuracy against the baselines" in html and "Forecasts against the actual series" in html
 
 
-@pytest.mark.parametrize("family", ["mlp", "rnn", "transformer"])
+@pytest.mark.parametrize("family", ["cnn", "mlp", "rnn", "transformer"])
 def test_every_family_forecasts_the_same_windows(run_cli, write_yaml, weekly, tmp_path, family):
-    models = {"mlp": {"name": "mlp", "hidden": [32]}, "rnn": {"name": "rnn", "hidden_size": 16},
+    models = {"cnn": {"name": "cnn"}, "mlp": {"name": "mlp", "hidden": [32]}, "rnn": {"name": "rnn", "hidden_size": 16},
               "transformer": {"name": "transformer", "d_model": 16, "heads": 2, "layers": 1}}
     cfg = write_yaml({"data": {"kind": "timeseries", "path": str(weekly), "target": "sales"}, "model": models[family]})
     run = tmp_path / family
@@ -72,6 +72,14 @@ def test_every_family_forecasts_the_same_windows(run_cli, write_yaml, weekly, tm
     r = json.loads((run / "result.json").read_text())
     assert r["model"] == family and (r["data"]["val"], r["data"]["test"]) == (9, 30)  # 21 and 42 steps, horizon 13
     assert np.isfinite(r["test"]["mase"])
+    code, out, err = run_cli("evaluate", run, "--split", "val")  # the run loads back through its model.json
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["mase"] == pytest.approx(r["val"]["mase"])
+    if family == "cnn":  # a cnn on forecasting windows is a TCN unless told otherwise
+        from safetensors import safe_open
+
+        with safe_open(str(run / "model.safetensors"), "pt") as f:
+            assert "blocks.0.net.0.weight" in set(f.keys())  # TCN's first causal convolution
 
 
 def _series(tmp_path, rows: int, edit=None):

@@ -6,7 +6,7 @@ import math
 from typing import Literal
 
 from dlbench.errors import UserError
-from dlbench.models.cnn import CNN, CNNNetConfig
+from dlbench.models.cnn import CNN, CNNNetConfig, ConvStage
 from dlbench.models.layers import output_dim
 from dlbench.models.tcn import TCN, blocks_for
 from dlbench.recipes.base import Recipe, Suggestion
@@ -16,10 +16,12 @@ class CNNConfig(CNNNetConfig):
     """Convolutional network over [C, T] signals or [C, H, W] images."""
     name: Literal["cnn"] = "cnn"
     """The family: a convolutional network over [C, T] signals (Conv1d) or [C, H, W] images (Conv2d)."""
-    causal: bool = False
+    causal: bool | None = None
     """1-D only: a temporal convolutional network (TCN, Bai et al. 2018): each stage is a residual block of two
     causal convolutions (step t sees steps <= t) dilated 2**i at stage i, so the receptive field doubles per
-    stage; stride and pool must stay 1 and none. The head reads the last step (head: flatten reads all)."""
+    stage; stride and pool must stay 1 and none. The head reads the last step (head: flatten reads all).
+    null: yes for forecasting windows (with the default `stages` replaced by enough 32-channel stages to see the
+    whole window), no otherwise."""
 
 
 class CNNRecipe(Recipe):
@@ -74,7 +76,11 @@ class CNNRecipe(Recipe):
         return super().fits(spec)
 
     def build(self, mc, spec):
-        if mc.causal:
+        causal = mc.causal if mc.causal is not None else spec.task == "forecasting"
+        if causal:
+            if mc.causal is None and mc.stages == CNNNetConfig().stages:  # the defaults pool: no TCN takes them
+                mc = mc.model_copy(update={"stages": [ConvStage(channels=32) for _ in
+                                                      range(blocks_for(spec.input_shape[-1], 3))]})
             if len(spec.input_shape) != 2:
                 raise UserError(f"model.causal needs [C, T] sequences, but the data gives {list(spec.input_shape)}",
                                 "set model.causal: false for images")
