@@ -269,7 +269,8 @@ def run_benchmark(bench: Benchmark, runs: int | None = None, *, system: str = "l
     """
     from dlbench.api import _as_config
     from dlbench.bench.store import DEFAULT_DB
-    from dlbench.bench.sysinfo import collect_inventory, system_description
+    from dlbench.bench.sysinfo import collect_inventory
+    from dlbench.bench.system_desc import system_description
     from dlbench.training.device import pick_device
 
     if world_size != 1:  # every run under torchrun, the MLPerf log written by rank 0 (training/scaling.py)

@@ -130,7 +130,8 @@ def run_benchmark_distributed(bench, runs: int | None = None, *, system: str = "
     from dlbench.bench.clock import Clock
     from dlbench.bench.live import RunLine
     from dlbench.bench.store import DEFAULT_DB
-    from dlbench.bench.sysinfo import collect_inventory, system_description
+    from dlbench.bench.sysinfo import collect_inventory
+    from dlbench.bench.system_desc import system_description
     from dlbench.data import build_data
     from dlbench.training.device import pick_device
     from dlbench.training.distributed import effective_lr

@@ -4,8 +4,8 @@ import json
 import pynvml
 from rich.console import Console
 
-from dlbench.bench.sysinfo import (collect_inventory, inventory_table, parse_topo_matrix,
-                                   system_description)
+from dlbench.bench.sysinfo import collect_inventory, inventory_table, parse_topo_matrix
+from dlbench.bench.system_desc import system_description
 
 
 def no_nvml(monkeypatch):
