@@ -93,7 +93,7 @@ def _summary(run_dir: Path, r: dict) -> None:
             t.add_row(k, f"{v:.4f}", f"{tv:.4f}" if isinstance(tv, (int, float)) else "")
     out.print(t)
     if isinstance(r["val"].get("baselines"), dict):
-        _baselines(r)
+        _baselines([("validation", r["val"]), ("test", r.get("test") or {})], out)
     kept = _kept(run_dir, r)
     if kept:
         out.print(kept)
@@ -107,20 +107,20 @@ def _summary(run_dir: Path, r: dict) -> None:
               f"(eval {tm['eval_seconds']:.1f}s), {tr['samples_per_second']:.0f} samples/s")
 
 
-def _baselines(r: dict) -> None:
+def _baselines(splits: list[tuple[str, dict]], console) -> None:
     """The model next to the baselines scored on the same windows (forecasting: naive and seasonal naive)."""
-    base = r["val"]["baselines"]
+    base = splits[0][1]["baselines"]
     metrics = [k for k, v in next(iter(base.values())).items() if isinstance(v, float)]
     t = Table(title="model and baselines on the same windows")
     for c in ("forecast", "split", *metrics):
         t.add_column(c, justify="left" if c in ("forecast", "split") else "right")
-    for split, d in (("validation", r["val"]), ("test", r.get("test") or {})):
+    for split, d in splits:
         for name in ("model", *base):
             m = d if name == "model" else (d.get("baselines") or {}).get(name) or {}
             if m:
                 t.add_row(name.replace("_", " "), split, *(f"{m[k]:.4g}" if isinstance(m.get(k), float) else ""
                                                            for k in metrics))
-    out.print(t)
+    console.print(t)
 
 
 def _kept(run_dir: Path, r: dict) -> str | None:
@@ -166,6 +166,8 @@ def evaluate(run_dir: str = typer.Argument(..., help="A finished run directory")
     split = data or split
     if not as_json:
         _metrics_tables(m, split)
+        if isinstance(m.get("baselines"), dict):
+            _baselines([(split, m)], err)
         if errors:
             _errors_table(m.get("errors") or [], m.get("errors_ranked_by", ""), split)
     print(json.dumps(m, indent=None if not as_json else 1))
