@@ -9,7 +9,8 @@ from pydantic import Field
 
 from dlbench.data.bundle import DataSpec
 from dlbench.data.common import SplitOptions, bundle_from_arrays, index_ids
-from dlbench.data.preprocess import ArrayPreprocessor
+from dlbench.data import replay
+from dlbench.data.preprocess import ArrayPreprocessor, preprocessor_from_json
 
 
 class DigitsData(SplitOptions):
@@ -24,7 +25,8 @@ def build_digits(cfg: DigitsData):
 
     d = load_digits()
     shape = (64,) if cfg.flatten else (1, 8, 8)
-    pre = ArrayPreprocessor(shape, mean=0.0, std=16.0)  # pixel values are 0..16
+    # pixel values are 0..16; replay: data built for a finished model (data/replay.py)
+    pre = replay.preprocessor(lambda: ArrayPreprocessor(shape, mean=0.0, std=16.0), preprocessor_from_json)
     x = pre.transform(d.data)
     spec = DataSpec("classification", shape, 10, [str(i) for i in range(10)])
     return bundle_from_arrays("digits", x, d.target, spec, pre.to_json(), cfg, ids=index_ids("digits", len(x)))
@@ -45,7 +47,8 @@ def build_diabetes(cfg: DiabetesData):
 
     tr, _, _ = split_indices(len(x), None, (cfg.val_fraction, cfg.test_fraction), cfg.seed, False)
     mean, std = x[tr].mean(0), x[tr].std(0)
-    pre = ArrayPreprocessor((x.shape[1],), mean=mean.tolist(), std=np.where(std > 0, std, 1).tolist())
+    pre = replay.preprocessor(lambda: ArrayPreprocessor((x.shape[1],), mean=mean.tolist(),
+                                                        std=np.where(std > 0, std, 1).tolist()), preprocessor_from_json)
     spec = DataSpec("regression", (x.shape[1],), extras={"feature_names": list(d.feature_names)})
     return bundle_from_arrays("diabetes", pre.transform(x), d.target, spec, pre.to_json(), cfg,
                               ids=index_ids("diabetes", len(x)))
@@ -88,7 +91,8 @@ def _make_mnist1d(num_samples: int, train_split: float, seed: int) -> dict:
 def build_mnist1d(cfg: Mnist1dData):
     d = _make_mnist1d(cfg.num_samples, cfg.train_split, cfg.generator_seed)
     shape = (40,) if cfg.flatten else (1, 40)
-    pre = ArrayPreprocessor(shape)  # make_dataset already centres and scales the signals
+    # make_dataset already centres and scales the signals
+    pre = replay.preprocessor(lambda: ArrayPreprocessor(shape), preprocessor_from_json)
     spec = DataSpec("classification", shape, 10, [str(i) for i in range(10)])
     return bundle_from_arrays("mnist1d", pre.transform(d["x"]), d["y"], spec, pre.to_json(), cfg,
                               test=(pre.transform(d["x_test"]), d["y_test"]))  # ids: x[i], x_test[i] of make_dataset

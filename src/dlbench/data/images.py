@@ -11,7 +11,8 @@ from pydantic import Field
 
 from dlbench.data.bundle import DataBundle, DataSpec, SealedSplit, Split, check_nonempty
 from dlbench.data.common import SplitOptions, to_tensor_split
-from dlbench.data.preprocess import ImagePreprocessor, open_image
+from dlbench.data import replay
+from dlbench.data.preprocess import ImagePreprocessor, open_image, preprocessor_from_json
 from dlbench.data.split import split_indices
 from dlbench.errors import UserError
 
@@ -99,10 +100,16 @@ def _inspect(files: list[Path], size: tuple[int, int] | None, channels: int | No
 
 def build_image_folder(cfg: ImageFolderData) -> DataBundle:
     files, labels, classes = scan_folder(cfg.path)
-    size, channels = _inspect(files, cfg.size, cfg.channels)
+    known = replay.classes(classes, cfg.path)  # built for a finished model (data/replay.py): its classes and size
+    labels, classes = [known.index(classes[i]) for i in labels], known
     y = np.asarray(labels, dtype=np.int64)
-    pre = ImagePreprocessor(size, channels)
-    tr, va, te = split_indices(len(files), y, (cfg.val_fraction, cfg.test_fraction), cfg.seed, True)
+    pre = replay.preprocessor(lambda: ImagePreprocessor(*_inspect(files, cfg.size, cfg.channels)),
+                              preprocessor_from_json)
+    size, channels = pre.size, pre.channels
+    if replay.whole():
+        tr = va = te = np.arange(len(files))
+    else:
+        tr, va, te = split_indices(len(files), y, (cfg.val_fraction, cfg.test_fraction), cfg.seed, True)
     check_nonempty(cfg.path, {"train": len(tr), "validation": len(va), "test": len(te)},
                    "add images or change data.val_fraction / data.test_fraction")
     spec = DataSpec("classification", (channels, *size), len(classes), classes)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from dlbench.errors import UserError
@@ -28,18 +28,30 @@ class Replay:
     """The stored preprocessing to apply; None: fit it on the new data (train --init-from ... refit)."""
     whole: bool
     """Every row in every split (evaluating a whole file), no train/val/test split."""
+    asked: set = field(default_factory=set)
+    """What the builder asked for ("preprocessing", "whole"): a kind that never asks cannot be built for a model."""
 
 
 _ACTIVE: ContextVar[Replay | None] = ContextVar("dlbench_data_replay", default=None)
 
 
 @contextmanager
-def replaying(spec: dict, preprocessing: dict | None = None, whole: bool = False):
-    token = _ACTIVE.set(Replay(dict(spec), preprocessing, whole))
+def replaying(spec: dict, preprocessing: dict | None = None, whole: bool = False, kind: str = "this"):
+    """Build data for a finished model; `kind` names the data kind for the error when its builder cannot."""
+    r = Replay(dict(spec), preprocessing, whole)
+    token = _ACTIVE.set(r)
     try:
-        yield
+        yield r
     finally:
         _ACTIVE.reset(token)
+    missing = [w for w, wanted in (("preprocessing", preprocessing is not None), ("whole", whole))
+               if wanted and w not in r.asked]
+    if missing:
+        raise UserError(f"{kind} data cannot yet be built with a finished model's "
+                        f"{'preprocessing' if 'preprocessing' in missing else 'rows kept whole'}",
+                        "evaluate --data, compare and train.init_preprocessing: keep work with csv, npz, "
+                        "image-folder and text-csv data; to fine-tune on other data set train.init_preprocessing: "
+                        "refit")
 
 
 def active() -> Replay | None:
@@ -71,18 +83,22 @@ def preprocessor(fit: Callable, from_json: Callable):
     r = _ACTIVE.get()
     if r is None or r.preprocessing is None:
         return fit()
+    r.asked.add("preprocessing")
     return from_json(r.preprocessing)
 
 
-def extras(found: dict) -> dict:
-    """Kind-specific spec facts: with a replayed preprocessing, the target scaling is the model's too."""
+def extras(found: dict, keys: tuple[str, ...] = ()) -> dict:
+    """Kind-specific spec facts: with a replayed preprocessing, the target scaling (and `keys`, e.g. a
+    tokenizer's vocabulary size) are the model's too."""
     r = _ACTIVE.get()
     if r is None or r.preprocessing is None:
         return found
     stored = r.spec.get("extras") or {}
-    return {**found, **{k: stored[k] for k in ("target_mean", "target_std") if k in stored}}
+    return {**found, **{k: stored[k] for k in ("target_mean", "target_std", *keys) if k in stored}}
 
 
 def whole() -> bool:
     r = _ACTIVE.get()
+    if r is not None:
+        r.asked.add("whole")
     return r is not None and r.whole

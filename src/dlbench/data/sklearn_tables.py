@@ -7,7 +7,8 @@ import numpy as np
 
 from dlbench.data.bundle import DataSpec
 from dlbench.data.common import SplitOptions, bundle_from_arrays, index_ids
-from dlbench.data.preprocess import ArrayPreprocessor
+from dlbench.data import replay
+from dlbench.data.preprocess import ArrayPreprocessor, preprocessor_from_json
 from dlbench.data.split import split_indices
 
 
@@ -28,7 +29,8 @@ def build_sklearn_table(cfg: SklearnTableData):
     # split first, so standardization sees the training rows only (the same split bundle_from_arrays draws)
     tr, _, _ = split_indices(len(x), y, (cfg.val_fraction, cfg.test_fraction), cfg.seed, True)
     mean, std = x[tr].mean(0), x[tr].std(0)
-    pre = ArrayPreprocessor((x.shape[1],), mean=mean.tolist(), std=np.where(std > 0, std, 1).tolist())
+    pre = replay.preprocessor(lambda: ArrayPreprocessor((x.shape[1],), mean=mean.tolist(),
+                                                        std=np.where(std > 0, std, 1).tolist()), preprocessor_from_json)
     spec = DataSpec("classification", (x.shape[1],), len(d.target_names), [str(n) for n in d.target_names],
                     extras={"feature_names": [str(f) for f in d.feature_names]})
     return bundle_from_arrays(cfg.dataset, pre.transform(x), y, spec, pre.to_json(), cfg,

@@ -24,7 +24,9 @@ from pydantic import Field, field_validator, model_validator
 
 from dlbench.config.base import Section
 from dlbench.data.bundle import DataBundle, DataSpec, SealedSplit, Split, check_nonempty
+from dlbench.data import replay
 from dlbench.data.common import SplitOptions
+from dlbench.data.preprocess import preprocessor_from_json
 from dlbench.data.split import split_indices
 from dlbench.data.tokenize import (PAD, TextPreprocessor, TokenizerOptions, encode_batch, fit_tokenizer,
                                    pad_batch)
@@ -324,22 +326,32 @@ def bundle_from_texts(name: str, texts: list[str], labels: list[str], cfg: TextO
                       ids: list[str] | None = None) -> DataBundle:
     """Classification: class ids from sorted labels, stratified split, tokenizer fitted on training texts.
     `ids` names each text (`Split.ids`); by default the text itself."""
-    classes = sorted(set(labels), key=lambda s: (0, int(s), s) if s.lstrip("-").isdigit() else (1, 0, s))
+    classes = replay.classes(sorted(set(labels), key=lambda s: (0, int(s), s) if s.lstrip("-").isdigit() else (1, 0, s)),
+                             name)  # built for a finished model (data/replay.py): its classes and tokenizer
     if len(classes) < 2:
         raise UserError(f"{name}: found only {len(classes)} label", "a classifier needs at least two labels")
     index = {c: i for i, c in enumerate(classes)}
     y = np.array([index[s] for s in labels], dtype=np.int64)
-    tr, va, te = split_indices(len(texts), y, (cfg.val_fraction, cfg.test_fraction), cfg.seed, True)
-    check_nonempty(name, {"train": len(tr), "validation": len(va), "test": len(te)},
-                   "use more data or change data.val_fraction / data.test_fraction")
-    tok = fit_tokenizer([texts[i] for i in tr], cfg.tokenizer, name)
-    pre = TextPreprocessor(tok.to_json(), cfg.max_len, eos=False, overflow="truncate")
+    if replay.whole():
+        tr = va = te = np.arange(len(texts))
+    else:
+        tr, va, te = split_indices(len(texts), y, (cfg.val_fraction, cfg.test_fraction), cfg.seed, True)
+        check_nonempty(name, {"train": len(tr), "validation": len(va), "test": len(te)},
+                       "use more data or change data.val_fraction / data.test_fraction")
+    vocab = {}
+
+    def fit():
+        tok = fit_tokenizer([texts[i] for i in tr], cfg.tokenizer, name)
+        vocab["size"] = tok.vocab_size
+        return TextPreprocessor(tok.to_json(), cfg.max_len, eos=False, overflow="truncate")
+
+    pre = replay.preprocessor(fit, preprocessor_from_json)
     splits = []
     for idx in (tr, va, te):
         x = pre.transform([texts[i] for i in idx])
         splits.append(TextSplit(torch.from_numpy(x), torch.from_numpy(y[idx]),
                                 ids=[(ids or texts)[i] for i in idx], sources=[texts[i] for i in idx]))
     spec = DataSpec("classification", (cfg.max_len,), len(classes), classes,
-                    extras={"vocab_size": tok.vocab_size, "max_len": cfg.max_len, "pad_id": PAD,
-                            "tokenizer": cfg.tokenizer.type})
+                    extras=replay.extras({"vocab_size": vocab.get("size"), "max_len": cfg.max_len, "pad_id": PAD,
+                                          "tokenizer": cfg.tokenizer.type}, ("vocab_size", "max_len", "tokenizer")))
     return DataBundle(splits[0], splits[1], SealedSplit(splits[2]), spec, pre.to_json())

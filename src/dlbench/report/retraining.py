@@ -22,6 +22,9 @@ def sections(result: dict | None) -> list[Section]:
                "split are those of that run's result.json. Decide on promotion with `dlbench compare` on fresh "
                "labelled data, not on these test splits."))
     s.add(Table(["model on data", *metrics], rows))
+    gaps = sorted({c["unavailable"] for row in table.values() for c in row.values() if "unavailable" in c})
+    if gaps:
+        s.add(Text("Empty cells: " + "; ".join(gaps)))
     fig, axes = F.new(5.6, 3.0)
     ax = axes[0][0]
     width = 0.38

@@ -44,7 +44,8 @@ EXTENSION = "model_repository"
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 router = APIRouter(tags=["model repository"], responses={
-    403: {"model": ErrorResponse, "description": "An inference key, or a server without keys: management needs an admin key"}})
+    403: {"model": ErrorResponse,
+          "description": "An inference key, or a server without keys: management needs an admin key"}})
 
 
 def scan_repository(root: Path | str) -> dict[str, dict[str, Path]]:

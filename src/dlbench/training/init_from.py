@@ -42,12 +42,12 @@ def active() -> InitFrom | None:
     return _ACTIVE.get()
 
 
-def data_context():
-    """Where the new data is built: for the old model's classes (and preprocessing, when kept)."""
+def data_context(kind: str):
+    """Where the new data (of data `kind`) is built: for the old model's classes (and preprocessing, when kept)."""
     init = _ACTIVE.get()
     if init is None:
         return contextlib.nullcontext()
-    return replaying(init.spec, init.preprocessing if init.keep else None)
+    return replaying(init.spec, init.preprocessing if init.keep else None, kind=kind)
 
 
 def load_weights(model, spec) -> None:

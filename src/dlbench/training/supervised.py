@@ -73,7 +73,7 @@ def train_supervised(recipe, cfg, run, *, resume: bool = False, quiet: bool = Tr
     test; write model.safetensors, model.json and result.json (rank 0). Returns the result."""
     t0 = time.perf_counter()
     is_main = dist.is_main if dist else True
-    with init_from.data_context():  # fine-tuning: the data is built for the old model (training/init_from.py)
+    with init_from.data_context(cfg.data.kind):  # fine-tuning: the data is built for the old model (training/init_from.py)
         bundle, model, task, device = prepare(recipe, cfg, device=dist.device if dist else None)
     init_from.load_weights(model, bundle.spec)
     if is_main:  # only now: a run whose data or model cannot be built leaves no directory to block its retry
