@@ -187,7 +187,7 @@ def main() -> int:
         print(f"--- T=0.8 from {s['prompt']!r} (longest repeat {s['longest_run']}):\n{s['prompt']}{s['text']}")
     print(f"longest run of one repeated token in the samples: {out['max_run']} ({out['max_run_not_space']} not "
           f"counting whitespace); in the training text itself: {out['corpus_longest_run']} "
-          f"({out['corpus_longest_run_not_space']} not counting whitespace: indented code)")
+          f"({out['corpus_longest_run_not_space']} not counting whitespace: table borders)")
     t = timing
     print(f"greedy 200 tokens: identical with/without cache: {t['identical']}; {t['ms_per_token_cache']:.2f} ms/token "
           f"with the cache, {t['ms_per_token_no_cache']:.2f} without: {t['speedup']:.2f}x")
