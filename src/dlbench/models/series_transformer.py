@@ -14,6 +14,7 @@ from torch import nn
 
 class SeriesTransformer(nn.Module):
     def __init__(self, input_shape: tuple[int, int], horizon: int, targets: int, mc):
+        """targets: outputs per forecast step (the target columns, times 1 + quantiles when those are asked for)."""
         super().__init__()
         feats, steps = input_shape
         self.horizon, self.targets = horizon, targets

@@ -88,7 +88,7 @@ class TransformerRecipe(Recipe):
             from dlbench.models.series_transformer import SeriesTransformer
 
             e = spec.extras
-            return SeriesTransformer(tuple(spec.input_shape), e["horizon"], len(e["targets"]), mc)
+            return SeriesTransformer(tuple(spec.input_shape), e["horizon"], spec.target_dim // e["horizon"], mc)
         if spec.task == "language_model":
             e = lm_extras(spec, self.name)
             return CausalTransformerLM(e["vocab_size"], e["context"], mc)
