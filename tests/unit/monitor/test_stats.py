@@ -75,3 +75,15 @@ def test_constant_feature_and_verdicts():
     assert verdict([quiet], [])[0] == "good"
     tone, line = verdict([quiet, loud], [])
     assert tone == "bad" and "x" in line
+
+
+def test_score_all_runs_the_ks_tests_at_once_with_the_same_results():
+    from dlbench.monitor.stats import score_all
+
+    rng = np.random.default_rng(4)
+    refs = [ref(rng.normal(j, 1, 3000)) for j in range(5)] + [ref(np.array([0.0, 1.0] * 500), Feature("c", "categorical", ("a", "b")))]
+    rows = np.column_stack([rng.normal(j + (j == 2), 1, 300) for j in range(5)] + [rng.integers(0, 2, 300)])
+    together = score_all(refs, rows, Thresholds())
+    alone = [score(r, rows[:, j], Thresholds()) for j, r in enumerate(refs)]
+    np.testing.assert_allclose([(s.statistic, s.pvalue) for s in together], [(s.statistic, s.pvalue) for s in alone])
+    assert [s.drifted for s in together] == [False, False, True, False, False, False]
