@@ -83,6 +83,19 @@ def test_every_family_forecasts_the_same_windows(run_cli, write_yaml, weekly, tm
             assert "blocks.0.net.0.weight" in set(f.keys())  # TCN's first causal convolution
 
 
+def test_quantile_forecasts_through_predict(run_cli, write_yaml, weekly, tmp_path):
+    cfg = write_yaml({"data": {"kind": "timeseries", "path": str(weekly), "target": "sales", "quantiles": [0.9, 0.1]},
+                      "model": {"name": "mlp", "hidden": [16]}})
+    run = tmp_path / "q"
+    assert run_cli("train", cfg, "--run-dir", run, *FAST)[0] == 0
+    r = json.loads((run / "result.json").read_text())
+    assert r["test"]["coverage_nominal"] == pytest.approx(0.8) and 0 <= r["test"]["coverage"] <= 1
+    out = tmp_path / "q.csv"
+    assert run_cli("predict", run, weekly, "--output", out)[0] == 0
+    f = pd.read_csv(out)
+    assert list(f.columns) == ["week", "step", "sales", "sales_q0.1", "sales_q0.9"] and len(f) == 13
+
+
 def _series(tmp_path, rows: int, edit=None):
     frame = pd.DataFrame({"date": pd.date_range("2020-01-04", periods=rows, freq="W-SAT").strftime("%Y-%m-%d"),
                           "y": np.arange(rows, dtype=float)})

@@ -85,10 +85,12 @@ class SeriesCodec(Codec):
         return x, {"series": s.key, "times": [time_text(t) for t in fut], "level": level[0], "scale": scale[0]}
 
     def forecasts(self, preds: dict, rows: list[dict]) -> np.ndarray:
-        """Scaled model outputs [S, H * k] -> forecasts [S, H, k] in the target's units."""
+        """Scaled model outputs [S, H * k * (1 + Q)] -> forecasts [S, H, k, 1 + Q] in the target's units (the
+        point forecast, then the quantiles)."""
         e = self.pre
-        out = np.asarray(preds["prediction"], dtype=np.float64).reshape(len(rows), e.horizon, len(e.targets))
-        return out * np.stack([r["scale"] for r in rows])[:, None] + np.stack([r["level"] for r in rows])[:, None]
+        out = np.asarray(preds["prediction"], dtype=np.float64).reshape(len(rows), e.horizon, len(e.targets), -1)
+        scale, level = np.stack([r["scale"] for r in rows]), np.stack([r["level"] for r in rows])
+        return out * scale[:, None, :, None] + level[:, None, :, None]
 
     def write_predictions(self, preds: dict, rows: list[dict], output: str | None) -> tuple[dict, str]:
         """One row per series and forecast step: [id,] time, step, target(s). Returns (forecasts, CSV text
@@ -100,10 +102,14 @@ class SeriesCodec(Codec):
 
         e = self.pre
         fc = self.forecasts(preds, rows)
-        header = ([e.id] if e.id else []) + [e.time, "step"] + list(e.targets)
-        table = [([r["series"]] if e.id else []) + [t, h + 1] + [float(v) for v in fc[i, h]]
+        qs = self.quantiles
+        header = ([e.id] if e.id else []) + [e.time, "step"] + [f"{t}{f'_q{q:g}' if q else ''}"
+                                                                for t in e.targets for q in [None, *qs]]
+        table = [([r["series"]] if e.id else []) + [t, h + 1] + [float(v) for v in fc[i, h].ravel()]
                  for i, r in enumerate(rows) for h, t in enumerate(r["times"])]
-        result = {"forecast": fc, "times": [r["times"] for r in rows], "series": [r["series"] for r in rows]}
+        result = {"forecast": fc[..., 0], "times": [r["times"] for r in rows], "series": [r["series"] for r in rows]}
+        if qs:
+            result["quantiles"] = fc[..., 1:]
         if output and output.endswith(".json"):
             Path(output).write_text(json.dumps([dict(zip(header, row)) for row in table]))
             return result, ""
@@ -117,6 +123,10 @@ class SeriesCodec(Codec):
             Path(output).write_text(buf.getvalue())
             return result, ""
         return result, buf.getvalue()
+
+    @property
+    def quantiles(self) -> list[float]:
+        return list(self.pre.d.get("quantiles") or [])
 
     def request_specs(self, input_shape):
         raise UserError("forecasting runs are not served over HTTP yet",

@@ -66,6 +66,9 @@ class TimeSeriesData(Section):
     """Training loss on the scaled targets: mae (what MAE and MASE measure) or mse."""
     stride: int = Field(1, ge=1)
     """Steps between the origins of training windows (validation and test use every origin)."""
+    quantiles: list[float] = Field(default_factory=list)
+    """Also forecast these quantiles (e.g. [0.1, 0.9]: an 80% interval), trained with the pinball loss next to the
+    point forecast; scored by quantile_loss and coverage, written by predict as <target>_q<q> columns."""
     val_fraction: float = Field(0.1, gt=0, lt=1)
     """Share of each series' steps, just before the test period, for validation (model selection)."""
     test_fraction: float = Field(0.2, gt=0, lt=1)
@@ -73,6 +76,8 @@ class TimeSeriesData(Section):
 
     @model_validator(mode="after")
     def _leave_training_data(self):
+        if any(not 0 < q < 1 for q in self.quantiles) or len(set(self.quantiles)) != len(self.quantiles):
+            raise ValueError("quantiles must be distinct numbers between 0 and 1 (e.g. [0.1, 0.9])")
         if self.val_fraction + self.test_fraction >= 1:
             raise ValueError("val_fraction + test_fraction must be < 1")
         return self
@@ -183,7 +188,8 @@ def build_timeseries(cfg: TimeSeriesData) -> DataBundle:
     enc = SeriesEncoder({"time": time, "time_format": cfg.time_format, "time_kind": kind,
                          "frequency": freq, "id": cfg.id, "targets": targets,
                          "known": fit_columns(train_frame, cfg.known), "observed": fit_columns(train_frame, cfg.observed),
-                         "season": season, "context": C, "horizon": H, "normalize": cfg.normalize, "stats": stats})
+                         "season": season, "context": C, "horizon": H, "normalize": cfg.normalize, "stats": stats,
+                         "quantiles": sorted(cfg.quantiles)})
     parts: dict[str, list] = {"train": [], "val": [], "test": []}
     for s in kept:
         f = enc.features(s)
@@ -199,7 +205,9 @@ def build_timeseries(cfg: TimeSeriesData) -> DataBundle:
         if len(sp) == 0:
             raise UserError(f"{cfg.path}: the {k} period has no window with an observed value to forecast",
                             "use a longer series, a shorter data.horizon or larger val/test fractions")
-    spec = DataSpec("forecasting", (enc.channels, C + H), target_dim=H * len(targets), extras={
+    quantiles = sorted(cfg.quantiles)
+    spec = DataSpec("forecasting", (enc.channels, C + H), target_dim=H * len(targets) * (1 + len(quantiles)), extras={
+        "quantiles": quantiles,
         "targets": targets, "horizon": H, "context": C, "season": season, "frequency": str(freq),
         "series": len(kept), "skipped_series": skipped, "missing_steps": int(sum(s.missing_steps for s in kept)),
         "steps": int(sum(len(s.y) for s in kept)), "missing": cfg.missing, "loss": cfg.loss, "output": "direct",

@@ -79,3 +79,22 @@ def mae_by_horizon(truth: np.ndarray, pred: np.ndarray) -> list[float | None]:
         e = err[:, h][np.isfinite(err[:, h])]
         out.append(float(e.mean()) if len(e) else None)
     return out
+
+
+def quantile_metrics(truth: np.ndarray, qpred: np.ndarray, quantiles: list[float]) -> dict:
+    """truth [N, H, k] (NaN missing), qpred [N, H, k, Q] -> the mean pinball (quantile) loss over observed points
+    and quantiles, in the target's units, and, with two or more quantiles, the share of observed values inside
+    [lowest, highest] quantile (`coverage`) next to the share it should hold (`coverage_nominal`)."""
+    truth = np.asarray(truth, dtype=np.float64)
+    qpred = np.asarray(qpred, dtype=np.float64)
+    seen = np.isfinite(truth)
+    q = np.asarray(quantiles, dtype=np.float64)
+    d = truth[..., None] - qpred                                    # [N, H, k, Q]
+    pin = np.maximum(q * d, (q - 1) * d)[seen]                      # [observed, Q]
+    out = {"quantile_loss": float(pin.mean()) if pin.size else float("nan")}
+    if len(q) >= 2:
+        lo, hi = qpred[..., int(np.argmin(q))], qpred[..., int(np.argmax(q))]
+        inside = ((truth >= lo) & (truth <= hi))[seen]
+        out["coverage"] = float(inside.mean()) if inside.size else float("nan")
+        out["coverage_nominal"] = float(q.max() - q.min())
+    return out

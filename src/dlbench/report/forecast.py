@@ -72,7 +72,10 @@ def forecasts(p: Path, result: dict | None, info: dict | None) -> Section:
         return s.add(Absent("forecast plots", "the run has no final model yet (not finished)"))
     try:
         run, val = _validation(p)
-        _, _, pred = run.task.forecasts(run.model, val, 512, run.device)
+        out, _, pred = run.task.forecasts(run.model, val, 512, run.device)
+        qs = run.task.quantiles
+        band = run.task.to_units(out.cpu().numpy(), val.info["level"], val.info["scale"], quantiles=True) \
+            if len(qs) >= 2 else None
     except (UserError, RuntimeError, ValueError, OSError, KeyError) as e:
         return s.add(Absent("forecast plots", f"could not forecast the validation windows: {e}"))
     info_ = val.info
@@ -80,6 +83,8 @@ def forecasts(p: Path, result: dict | None, info: dict | None) -> Section:
     first = series[0]
     pick = np.flatnonzero(series == first)
     truth, pred, snaive = info_["truth"][pick, :, 0], pred[pick, :, 0], info_["seasonal_naive"][pick, :, 0]
+    if band is not None:
+        band = band[pick, :, 0][..., [int(np.argmin(qs)), int(np.argmax(qs))]]  # [windows, H, lo/hi]
     H = truth.shape[1]
     x = np.arange(len(pick))  # window origins in order: one step apart
     origins = info_["origin"][pick]
@@ -88,6 +93,9 @@ def forecasts(p: Path, result: dict | None, info: dict | None) -> Section:
     ax.plot(x, truth[:, 0], color="black", lw=1.2, label="actual")
     for i, o in enumerate(range(0, len(pick), H)):  # forecasts that tile the period, one per horizon
         ax.plot(o + np.arange(H), pred[o], color=F.TRAIN, lw=1.2, label="model forecast" if i == 0 else None)
+        if band is not None:
+            ax.fill_between(o + np.arange(H), band[o, :, 0], band[o, :, 1], color=F.TRAIN, alpha=0.2, lw=0,
+                            label=f"quantiles {min(qs):g}-{max(qs):g}" if i == 0 else None)
         ax.plot(o + np.arange(H), snaive[o], color=F.VAL, lw=0.9, ls="--", label="seasonal naive" if i == 0 else None)
     ticks = np.linspace(0, len(pick) - 1, min(6, len(pick))).astype(int)
     ax.set_xticks(ticks, [str(origins[t]) for t in ticks])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dlbench.metrics.forecasting import forecast_metrics, mae_by_horizon
+from dlbench.metrics.forecasting import forecast_metrics, mae_by_horizon, quantile_metrics
 from dlbench.tasks.supervised import collect_outputs, forward_batched
 
 BASELINES = ("naive", "seasonal_naive")
@@ -27,21 +27,33 @@ class ForecastTask:
         self.horizon = int(spec.extras["horizon"])
         self.k = len(spec.extras["targets"])
         self.kind = spec.extras.get("loss", "mae")
+        self.quantiles = list(spec.extras.get("quantiles") or [])
 
     def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The point loss over observed targets, plus the mean pinball loss of the quantile outputs."""
         n = self.horizon * self.k
         z, mask = y[:, :n], y[:, n:]
-        err = out.float() - z
+        o = out.float().reshape(len(out), n, 1 + len(self.quantiles))  # [N, H * k, point + quantiles]
+        err = o[..., 0] - z
         per = err.abs() if self.kind == "mae" else err * err
-        return (per * mask).sum() / mask.sum().clamp(min=1)
+        seen = mask.sum().clamp(min=1)
+        loss = (per * mask).sum() / seen
+        if self.quantiles:
+            q = torch.tensor(self.quantiles, device=out.device)
+            d = z[..., None] - o[..., 1:]
+            loss = loss + (torch.maximum(q * d, (q - 1) * d) * mask[..., None]).sum() / (seen * len(self.quantiles))
+        return loss
 
     def loss(self, model, x, y):
         return self._loss(model(x), y)
 
-    def to_units(self, out: np.ndarray, level: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        """Scaled outputs [N, H * k] -> forecasts [N, H, k] in the target's units."""
-        out = np.asarray(out, dtype=np.float64).reshape(len(out), self.horizon, self.k)
-        return out * scale[:, None, :] + level[:, None, :]
+    def to_units(self, out: np.ndarray, level: np.ndarray, scale: np.ndarray, quantiles: bool = False) -> np.ndarray:
+        """Scaled outputs [N, H * k * (1 + Q)] -> point forecasts [N, H, k] in the target's units, or with
+        quantiles=True the quantile forecasts [N, H, k, Q]."""
+        out = np.asarray(out, dtype=np.float64).reshape(len(out), self.horizon, self.k, 1 + len(self.quantiles))
+        out = out[..., 1:] if quantiles else out[..., 0]
+        tail = (slice(None), None, slice(None)) + ((None,) if quantiles else ())
+        return out * scale[tail] + level[tail]
 
     def forecasts(self, model, split, batch_size, device, num_workers=0, autocast=None):
         out, y = collect_outputs(model, split, batch_size, device, num_workers, autocast)
@@ -52,6 +64,9 @@ class ForecastTask:
         out, y, pred = self.forecasts(model, split, batch_size, device, num_workers, autocast)
         info = split.info
         res = {"loss": self._loss(out, y).item(), **forecast_metrics(info["truth"], pred, info["mase"])}
+        if self.quantiles:
+            qpred = self.to_units(out.cpu().numpy(), info["level"], info["scale"], quantiles=True)
+            res.update(quantile_metrics(info["truth"], qpred, self.quantiles))
         if detailed:
             res["baselines"] = {b: forecast_metrics(info["truth"], info[b], info["mase"]) for b in BASELINES}
             res["by_horizon"] = {"windows": len(split), "mae": {

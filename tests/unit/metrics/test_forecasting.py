@@ -65,3 +65,14 @@ def test_mae_by_horizon_skips_missing_values():
     truth = np.array([[[1.0], [np.nan]], [[3.0], [np.nan]]])
     pred = np.array([[[2.0], [0.0]], [[1.0], [0.0]]])
     assert mae_by_horizon(truth, pred) == [1.5, None]
+
+
+def test_quantile_loss_and_coverage_by_hand():
+    from dlbench.metrics.forecasting import quantile_metrics
+
+    truth = np.array([[[10.0], [np.nan]]])                      # one observed value
+    q = np.array([[[[8.0, 11.0]], [[0.0, 0.0]]]])              # quantiles 0.1 and 0.9 of both steps
+    m = quantile_metrics(truth, q, [0.1, 0.9])
+    # pinball: q=0.1, d=2 -> 0.2; q=0.9, d=-1 -> 0.1; mean 0.15 (the missing step is not counted)
+    assert m["quantile_loss"] == pytest.approx(0.15)
+    assert m["coverage"] == 1.0 and m["coverage_nominal"] == pytest.approx(0.8)

@@ -43,3 +43,15 @@ def test_a_better_model_keeps_its_verdict_and_names_both_baselines():
     d = task().judge({"verdict": "good fit", "reason": "ok", "evidence": {}}, val(0.5, 1.0, 0.4))
     assert d["verdict"] == "good fit"
     assert "beats the seasonal-naive forecast (MASE 0.500 vs 1.000) but not the last value (MASE 0.400)" in d["reason"]
+
+
+def test_quantile_outputs_add_the_pinball_loss_and_come_out_in_units():
+    t = ForecastTask(DataSpec("forecasting", (5, 10), target_dim=3, extras={"horizon": 1, "targets": ["y"],
+                                                                           "loss": "mae", "quantiles": [0.1, 0.9]}))
+    out = torch.tensor([[0.0, -1.0, 2.0]])      # point 0, q0.1 -1, q0.9 2; target 1
+    y = torch.tensor([[1.0, 1.0]])
+    # point |0 - 1| = 1; pinball 0.1 * 2 = 0.2 and 0.9 - 1 = -0.1 * -1 = 0.1 -> mean 0.15
+    assert t._loss(out, y).item() == pytest.approx(1.15)
+    lv, sc = np.array([[10.0]]), np.array([[2.0]])
+    assert t.to_units(out.numpy(), lv, sc).ravel().tolist() == [10.0]
+    assert t.to_units(out.numpy(), lv, sc, quantiles=True).ravel().tolist() == [8.0, 14.0]
