@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -99,6 +100,33 @@ def measure(args, server: subprocess.Popen, port: int, key: str) -> dict:
             "errors": result["errors"], "cpu_ms_per_req": 1000 * (cpu1 - cpu0) / max(n1 - n0, 1)}
 
 
+def monitoring_cpu(run: str, requests: int = 5000) -> tuple[float, float]:
+    """In this process, by CPU time (time.process_time: what other tenants of the machine barely move): the
+    monitoring work of one one-row request (features, window, far-outside check) in ms, and one scoring of a full
+    window in ms."""
+    import numpy as np
+
+    from dlbench.serve.drift import Monitoring
+    from dlbench.serve.runs import load_predictor
+    from dlbench.serve.settings import ServeSettings
+
+    predictor = load_predictor(run)
+    monitoring = Monitoring(ServeSettings(no_auth=True, drift_interval_s=0))
+    monitor = monitoring.attach(predictor)
+    spec = predictor.inputs()[0]
+    x = {spec.name: np.random.default_rng(0).normal(size=(requests, *spec.shape[1:])).astype(np.float32)}
+    outputs = predictor.predict(x, {})
+    one = [({k: v[i:i + 1] for k, v in x.items()}, {k: v[i:i + 1] for k, v in outputs.items()}) for i in range(requests)]
+    t0 = time.process_time()
+    for inputs, out in one:
+        monitoring.observe(predictor, inputs, out, None)
+    per_request = (time.process_time() - t0) / requests
+    monitor._pending_rows += 1  # force a fresh score
+    t0 = time.process_time()
+    monitor.scores()
+    return 1000 * per_request, 1000 * (time.process_time() - t0)
+
+
 def train_run(path: Path) -> str:
     import dlbench
 
@@ -164,6 +192,12 @@ def main() -> None:
             print(f"  {label:22s}: {r['req_s']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
                   f"server CPU {r['cpu_ms_per_req']:.3f} ms/request")
         print(f"load average at the end: {sb._load()}")
+        per_request, scoring = monitoring_cpu(args.run)
+        off_cpu = med["off"]["cpu_ms_per_req"]
+        print(f"monitoring's own CPU time, in process: {per_request * 1000:.1f} us per one-row request "
+              f"({100 * per_request / off_cpu:.1f} % of the server's {off_cpu:.3f} ms per request with monitoring off); "
+              f"scoring a full window {scoring:.0f} ms, at most once per --drift-interval-s (10 s by default: "
+              f"{100 * scoring / 10_000:.1f} % of one core)")
         for mode, label in modes[1:]:
             # each turn against the off turn of the same round: the pairs share the machine's state of the moment
             ratios = [on["req_s"] / off["req_s"] for on, off in zip(runs[mode], runs["off"])]
