@@ -11,7 +11,7 @@ import numpy as np
 
 from dlbench.codecs.base import Codec, check_exists
 from dlbench.data.series_encode import SeriesEncoder
-from dlbench.data.series_frame import Series, check_targets, file_row, split_series, time_text
+from dlbench.data.series_frame import Series, check_targets, split_series, time_text
 from dlbench.errors import UserError
 
 
@@ -139,4 +139,4 @@ class SeriesCodec(Codec):
         raise UserError("bench infer does not build forecasting requests yet")
 
 
-__all__ = ["SeriesCodec", "file_row"]
+__all__ = ["SeriesCodec"]
