@@ -171,6 +171,16 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def _count_test_look(run_dir: Path, by: str) -> None:
+    """A test split opened for the retraining table is counted in that run's test_access.jsonl too."""
+    from dlbench.run.rundir import RunDir
+
+    try:
+        RunDir(run_dir).record_test_access(by)
+    except (UserError, OSError):  # a read-only run directory: the table is still worth having
+        pass
+
+
 def _test_split(loaded, data_cfg, purpose: str):
     """The test split of `data_cfg`, built for `loaded`'s model (its classes and preprocessing)."""
     with replaying(loaded.info["spec"], loaded.preprocessing, kind=data_cfg.kind):
@@ -200,6 +210,7 @@ def retraining(old_run: str | Path, new_run: str | Path) -> dict:
                     row[f"{which} test"] = {"unavailable": e.line()}
                     continue
                 row[f"{which} test"] = _numbers(model.task.evaluate(model.model, split, 256, model.device))
+                _count_test_look(data_run.path, f"retraining report of {new_run}")
         table[f"{who} model"] = row
     return {"old_run": str(old_run), "table": table,
             "metric": old.recipe.selection_metric(old.spec.task).removeprefix("val.")}

@@ -51,6 +51,8 @@ def test_init_from_new_data_beats_the_old_model(runs):
     assert table["old model"]["old test"] == {k: v for k, v in json.loads((old / "result.json").read_text())["test"]
                                               .items() if isinstance(v, (int, float))}
     assert set(table["new model"]) == {"old test", "new test"}
+    looks = [json.loads(line)["by"] for line in (old / "test_access.jsonl").read_text().splitlines()]
+    assert looks == ["final test after training", f"retraining report of {new}"]
     assert f"init_from: {old}" in (new / "config.yaml").read_text()
 
 

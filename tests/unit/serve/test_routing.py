@@ -114,6 +114,24 @@ def test_canary_and_shadow_on_a_live_server(server):
     assert actions == [("app", "refused", 403)] + [("ops", "routing.set", 200)] * 3
 
 
+def test_route_command(server, tmp_path):
+    from typer.testing import CliRunner
+
+    from dlbench.cli.serve import app
+
+    url, admin, user, _ = server
+    (tmp_path / "admin.key").write_text(admin["Authorization"].split()[1] + "\n")
+    (tmp_path / "user.key").write_text(user["Authorization"].split()[1] + "\n")
+    run = lambda *a: CliRunner().invoke(app, ["route", "classifier", "--url", url, *a])  # noqa: E731
+    r = run("--key-file", str(tmp_path / "admin.key"), "--default", "1", "--canary", "2", "--percent", "5")
+    assert r.exit_code == 0 and "-> version 1; canary 2 (5 %); shadow none; versions 0, 1, 2" in r.stdout
+    r = run("--key-file", str(tmp_path / "admin.key"), "--clear")
+    assert r.exit_code == 0 and "-> version 2; canary none" in r.stdout
+    r = run("--key-file", str(tmp_path / "user.key"), "--default", "1")
+    # the sub-app raises; dlbench's main turns a UserError into one line and exit 2
+    assert isinstance(r.exception, UserError) and "answered 403" in str(r.exception) and "admin key" in str(r.exception)
+
+
 def test_expired_keys_and_no_auth(tmp_path):
     from datetime import datetime, timedelta, timezone
 
