@@ -120,8 +120,9 @@ class LMPredictor:
 # --- recommend ----------------------------------------------------------------------------------
 
 def starter_data(profile) -> dict:
-    """The corpus data section: characters for small corpora, SentencePiece subwords beyond ~5 MB."""
-    big = profile.n > 5_000_000
+    """The corpus data section: characters for small corpora, SentencePiece subwords beyond ~5 MB (`profile.n`
+    counts windows of 128 characters)."""
+    big = profile.n * 128 > 5_000_000
     return {"context": 256 if big else 128,
             "tokenizer": {"type": "sentencepiece", "vocab_size": 8000} if big else {"type": "char"}}
 

@@ -46,7 +46,7 @@ class TransformerRecipe(Recipe):
         if profile.kind == "corpus":
             return Suggestion(self.name, 0, "Transformer language model (decoder-only)", [
                 "text generation: a causal Transformer attends to the whole context window and trains in parallel "
-                f"over positions; {profile.n:,} characters of text"], variant="language-model")
+                "over positions"], variant="language-model")
         if profile.kind == "text" and profile.task == "classification":
             return Suggestion(self.name, 0, self.title, [
                 "text classification: self-attention relates words across the whole text; with "
@@ -60,7 +60,7 @@ class TransformerRecipe(Recipe):
 
     def starter(self, profile, suggestion, sizes, steps):
         if suggestion.variant == "language-model":
-            big = profile.n > 2_000_000
+            big = profile.n * 128 > 2_000_000  # n: windows of 128 characters
             model = {"name": self.name, "d_model": 256 if big else 128, "heads": 4, "layers": 6 if big else 4,
                      "dropout": 0.1}
             return model, {"lr": 1e-3, "warmup_steps": max(1, steps // 20), "grad_clip": 1.0}, lm.starter_data(profile)

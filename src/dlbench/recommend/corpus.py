@@ -10,6 +10,9 @@ from dlbench.errors import UserError
 TEXT_SUFFIXES = (".txt", ".md", ".rst")
 MIN_CHARS = 2000
 """Less text than this cannot train even a small language model (and leaves no validation text)."""
+WINDOW = 128
+"""Characters per training window: a corpus profile counts its samples (`Profile.n`) in windows, so training is
+sized by the amount of text as for any data."""
 
 
 def _read(f: Path) -> str:
@@ -53,6 +56,7 @@ def corpus_profile(p: Path, target: str | None = None):
     if n < MIN_CHARS:
         raise UserError(f"{p}: only {n} characters of text", f"a language model needs at least {MIN_CHARS:,}; give more text")
     chars = len(set("".join(docs)))
-    facts = [f"{n:,} characters of text in {where}; {chars} distinct characters",
-             "split into contiguous blocks for validation and test (never overlapping training text)"]
-    return Profile(p, "corpus", "language_model", n, data, (), facts)
+    facts = [f"{n:,} characters of text in {where}; {chars} distinct characters, about {n // WINDOW:,} windows of "
+             f"{WINDOW} characters", "split into contiguous blocks for validation and test (never overlapping "
+             "training text)"]
+    return Profile(p, "corpus", "language_model", max(1, n // WINDOW), data, (), facts)
