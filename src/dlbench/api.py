@@ -180,12 +180,13 @@ def _check_resume_compatible(saved: Config, new: Config, path: Path) -> None:
 
 
 def evaluate(run_dir: str | Path, split: str = "val", device: str | None = None, errors: int = 0,
-             data: str | Path | None = None) -> dict:
+             data: str | Path | None = None, opened_by: str = "dlbench evaluate") -> dict:
     """Metrics of a finished run's model on one split (train, val or test), rebuilt from its config.
 
     errors=N adds `errors`: the N worst mistakes on that split (inputs named by the data: CSV rows, NPZ
     indices, image paths, texts), and `errors_ranked_by`: how they were ranked (see `dlbench.tasks.errors`).
-    data=PATH scores every row of a labelled file or folder of the run's data kind instead of a split."""
+    data=PATH scores every row of a labelled file or folder of the run's data kind instead of a split.
+    opened_by: what RUN/test_access.jsonl records when the split is test."""
     if data is not None:  # a labelled file outside the run's splits: every row of it (compare.py)
         return compare.evaluate_file(run_dir, data, device, errors=errors)
     if split not in ("train", "val", "test"):
@@ -194,20 +195,20 @@ def evaluate(run_dir: str | Path, split: str = "val", device: str | None = None,
     loaded.recipe.check_errors(loaded, errors)  # before the data is built or the test split counted
     bundle = build_data(loaded.config.data)
     if split == "test":
-        _record_test_opened(loaded.path)
+        _record_test_opened(loaded.path, opened_by)
     return loaded.recipe.evaluate(loaded, bundle, split, errors=errors)
 
 
-def _record_test_opened(path: Path) -> None:
+def _record_test_opened(path: Path, by: str = "dlbench evaluate") -> None:
     """`evaluate --split test` is an explicit choice, counted in RUN/test_access.jsonl; from the second
     one on, a warning says how often the test split has been looked at (a number looked at while choosing
     a model is no longer an unbiased test). Training's own final test is counted but is the expected look."""
     try:
-        earlier = RunDir(path).record_test_access("dlbench evaluate")
+        earlier = RunDir(path).record_test_access(by)
     except UserError as e:  # a read-only run directory: evaluate anyway, but say the look is not counted
         log.warning("the test split was opened but could not be counted: %s", e)
         return
-    by_evaluate = sum(1 for r in earlier if r.get("by") == "dlbench evaluate")
+    by_evaluate = sum(1 for r in earlier if str(r.get("by", "")).startswith("dlbench evaluate"))
     if by_evaluate:
         log.warning("the test split of %s has now been opened %d times (%d by evaluate before this one, see %s); "
                     "choose between models on --split val and keep the test split for the final measurement",

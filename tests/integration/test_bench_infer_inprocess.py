@@ -48,6 +48,8 @@ def test_accuracy_mode_equals_evaluate(run_cli, trained_run, tmp_path):
 
     code, doc, err = infer(run_cli, trained_run, tmp_path / "r", "--scenario", "offline", "--accuracy")
     assert code == 0, err
+    opened = [json.loads(line)["by"] for line in (trained_run / "test_access.jsonl").read_text().splitlines()]
+    assert {"dlbench bench infer (inputs as queries)", "dlbench bench infer --accuracy"} <= set(opened)
     acc = doc["accuracy"]
     ev = dlbench.evaluate(trained_run, "test")
     assert acc["samples_logged"] == acc["samples"] and acc["metrics"]["accuracy"] == ev["accuracy"]

@@ -361,7 +361,7 @@ def _accuracy(run_dir: Path, samples, logdir: Path, device) -> dict:
 
     logged = read_accuracy_log(logdir / "mlperf_log_accuracy.json")
     scores = samples.score(logged)
-    ev = evaluate(run_dir, "test", device)
+    ev = evaluate(run_dir, "test", device, opened_by="dlbench bench infer --accuracy")
     shared = [k for k, v in scores.items() if isinstance(v, float) and isinstance(ev.get(k), (int, float))]
     diffs = {k: abs(scores[k] - float(ev[k])) for k in shared}
     match = all(math.isclose(scores[k], float(ev[k]), rel_tol=1e-5, abs_tol=1e-9) for k in shared) if shared else None

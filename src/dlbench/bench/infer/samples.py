@@ -16,12 +16,15 @@ why accuracy mode's score equals evaluate's.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from dlbench.errors import UserError
 from dlbench.serve.predictor import DATATYPES
+
+log = logging.getLogger(__name__)
 
 
 class Samples:
@@ -163,6 +166,17 @@ class Generation(Samples):
 
 # --- building from a loaded run ----------------------------------------------------------------
 
+def _count_test_access(path: Path) -> None:
+    """The queries are the test split's inputs: counted in RUN/test_access.jsonl like every other opening
+    (performance runs send inputs only and score nothing; --accuracy adds its own line when it scores them)."""
+    from dlbench.run.rundir import RunDir
+
+    try:
+        RunDir(path).record_test_access("dlbench bench infer (inputs as queries)")
+    except UserError as e:  # a read-only run directory: measure anyway, say the look is not counted
+        log.warning("the test split was opened but could not be counted: %s", e)
+
+
 def load_samples(run_dir: str | Path, predictor) -> Samples:
     """The run's test split, rebuilt from its config (as `dlbench evaluate` does), as query samples.
 
@@ -172,6 +186,7 @@ def load_samples(run_dir: str | Path, predictor) -> Samples:
 
     run = predictor.run
     test = build_data(run.config.data).open_test("dlbench bench infer")
+    _count_test_access(run.path)
     task = run.recipe.run_task(run.spec)
     if task == "seq2seq":
         inp = _spec(predictor, datatype="BYTES")
