@@ -97,7 +97,7 @@ class SeriesEncoder:
 
     def features(self, s: Series) -> dict:
         """Per-step arrays of a series: y (raw, NaN missing), yf (filled causally), mask, known, observed, phase."""
-        ph = phase(s.times, self.frequency, self.time_kind, self.season)
+        ph = np.asarray(phase(s.times, self.frequency, self.time_kind, self.season), dtype=np.float64)
         season = np.stack([np.sin(2 * np.pi * ph), np.cos(2 * np.pi * ph)], 1) if self.season > 1 else \
             np.zeros((len(s.y), 0))
         return {"y": s.y, "yf": ffill(s.y), "mask": np.isfinite(s.y).astype(np.float64),

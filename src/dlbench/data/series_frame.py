@@ -145,13 +145,12 @@ def grid(times, frequency, kind: str):
     return pd.date_range(times.min(), times.max(), freq=frequency)
 
 
-def step_seconds(times, frequency, kind: str) -> float:
+def season_seconds(times, frequency, season: int) -> float:
+    """How long one season of dates lasts (measured on the calendar: business days, months differ in length)."""
     import pandas as pd
 
-    if kind == "int":
-        return float(frequency)
-    two = pd.date_range(times[0], periods=2, freq=frequency)
-    return (two[1] - two[0]).total_seconds()
+    span = pd.date_range(times[0], periods=season + 1, freq=frequency)
+    return (span[-1] - span[0]).total_seconds()
 
 
 def phase(times, frequency, kind: str, season: int) -> np.ndarray:
@@ -161,7 +160,7 @@ def phase(times, frequency, kind: str, season: int) -> np.ndarray:
         return np.zeros(len(times))
     if kind == "int":
         return (np.asarray(times) // int(frequency) % season) / season
-    length = step_seconds(times, frequency, kind) * season
+    length = season_seconds(times, frequency, season)
     t = times
     if abs(length / (365.25 * DAY) - 1) < 0.1:
         return ((t.day_of_year - 1) + t.hour / 24) / (365 + t.is_leap_year.astype(int))
