@@ -54,6 +54,7 @@ def test_recommend_train_predict_evaluate_report(run_cli, weekly, tmp_path):
     assert code == 0, err
     m = json.loads(out.strip().splitlines()[-1])
     assert m["mase"] == pytest.approx(r["val"]["mase"]) and len(m["errors"]) == 2
+    assert "largest mean absolute error over the horizon" in m["errors_ranked_by"]
     assert "model and baselines on the same windows" in err and "seasonal naive" in err
 
     code, _, err = run_cli("report", run)

@@ -58,8 +58,10 @@ def example_inputs(run: LoadedRun, n: int = 8) -> np.ndarray:
 
 def export_onnx(run: LoadedRun, output: Path, atol: float = 1e-4) -> dict:
     if run.spec.task not in ("classification", "regression"):
-        raise UserError(f"ONNX export of {run.spec.task} models is not supported (autoregressive decoding or "
-                        "sampling is not one graph)", "use --format safetensors")
+        why = {"forecasting": "its inputs are windows rebuilt from a series' history by `dlbench predict`, "
+                              "not one tensor a graph could take"}.get(run.spec.task,
+                                                                        "autoregressive decoding or sampling is not one graph")
+        raise UserError(f"ONNX export of {run.spec.task} models is not supported ({why})", "use --format safetensors")
     wrapped = Exported(run).eval()
     x = example_inputs(run)
     dtype = torch.long if run.codec.input_dtype == np.int64 else torch.float32

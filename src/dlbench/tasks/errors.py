@@ -16,6 +16,8 @@ RANKED_BY = {
                       "(p_true; confidence is the probability of the wrong prediction)",
     "regression": "largest absolute error first (error = predicted - true; with several outputs, "
                   "the mean absolute error over them)",
+    "forecasting": "forecast windows with the largest mean absolute error over the horizon first, in the first "
+                   "target's units (input: the series and the first forecast time)",
     "language_model": "windows of held-out text with the most bits per character first",
     "seq2seq": "sentences whose translation differs from the reference, lowest sentence-level chrF first "
                "(sacreBLEU sentence_chrf, 0-100)",
