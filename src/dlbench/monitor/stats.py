@@ -90,9 +90,10 @@ def score(ref: FeatureRef, values: np.ndarray, th: Thresholds, ks=None) -> Score
             out.statistic, out.pvalue = 0.0, 1.0
     else:
         out.test = "ks"
-        out.statistic, out.pvalue = ks if ks is not None else _ks(ref.sample, values)
+        stat, p = ks if ks is not None else _ks(ref.sample, values)
+        out.statistic, out.pvalue = float(stat), float(p)
         out.wasserstein = float(stats.wasserstein_distance(ref.sample, values)) / ref.scale
-    out.drifted = out.psi >= th.psi and out.pvalue < th.pvalue
+    out.drifted = bool(out.psi >= th.psi and out.pvalue < th.pvalue)
     return out
 
 

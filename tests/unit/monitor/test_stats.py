@@ -87,3 +87,14 @@ def test_score_all_runs_the_ks_tests_at_once_with_the_same_results():
     alone = [score(r, rows[:, j], Thresholds()) for j, r in enumerate(refs)]
     np.testing.assert_allclose([(s.statistic, s.pvalue) for s in together], [(s.statistic, s.pvalue) for s in alone])
     assert [s.drifted for s in together] == [False, False, True, False, False, False]
+
+
+def test_scores_are_plain_json():
+    import json
+
+    from dlbench.monitor.stats import score_all
+
+    refs = [ref(), ref(TRAIN + 1)]
+    rows = np.random.default_rng(9).normal(10, 2, (200, 2))
+    for s in score_all(refs, rows, Thresholds()) + [score(refs[0], rows[:, 0], Thresholds())]:
+        assert json.loads(json.dumps(s.to_json()))["feature"] == "x"
