@@ -51,8 +51,11 @@ def reference_profile(recipe, cfg, bundle, model, task, info: dict, device) -> d
         predictor = recipe.predictor(loaded, cfg.name or "reference", "1")
         outputs = output_features(bundle.spec, [s.name for s in predictor.outputs()])
         output_rows = outputs.extract(predict_rows(predictor, codec.requests(val))) if len(val) else None
-    except UserError as e:
-        log.warning("no reference profile for drift monitoring: %s", e)
+    except UserError as e:  # e.g. a split whose raw requests cannot be rebuilt: the server says "not monitored"
+        log.info("no reference profile for drift monitoring: %s", e)
+        return None
+    except Exception as e:  # noqa: BLE001 - a family whose requests the monitor does not know must still train
+        log.warning("no reference profile for drift monitoring (%s: %s)", type(e).__name__, str(e)[:200])
         return None
     finally:
         tokenizer_log.setLevel(level)

@@ -146,7 +146,13 @@ class Monitoring:
             return self.monitors[predictor]
         run = getattr(predictor, "run", None)  # the recipes' predictors keep the LoadedRun they serve
         profile = load_profile(run.path, run.info) if run is not None else None
-        monitor = ModelMonitor(predictor, run, profile, self.settings) if profile is not None else None
+        try:
+            monitor = ModelMonitor(predictor, run, profile, self.settings) if profile is not None else None
+        except UserError:
+            raise
+        except Exception:  # noqa: BLE001 - a model the monitor cannot read is served unmonitored, never refused
+            log.exception("model '%s' version %s: not monitored", predictor.name, predictor.version)
+            monitor = None
         self.monitors[predictor] = monitor
         return monitor
 
