@@ -227,3 +227,24 @@ def test_text_in_other_languages_crosses_a_text_threshold(tmp_path):
         assert not any(send(url, texts(["en", "fr"], 5)).values())
         drifted = {f for f, v in send(url, texts(["de", "pt"], 6)).items() if v}
         assert drifted & {"text.unknown_rate", "text.non_ascii_rate", "text.chars", "text.tokens"}
+
+
+def test_a_full_disk_while_writing_the_profile_is_one_line_and_the_run_resumes(tmp_path, monkeypatch, run_cli):
+    import yaml
+
+    from dlbench.run.rundir import load_model_json
+    from tests.conftest import tiny
+    from tests.unit.run.disk import fill_disk
+
+    cfg, run = tmp_path / "c.yaml", tmp_path / "r"
+    cfg.write_text(yaml.safe_dump(tiny(steps=8, eval_every=4, log_every=4, checkpoint_every=4)))
+    refused = fill_disk(monkeypatch, "reference_profile.json")
+    code, out, err = run_cli("train", cfg, "--run-dir", run, "-q")
+    assert refused and code == 2 and "Traceback" not in err and "reference_profile.json: No space left" in err
+    assert not list(tmp_path.rglob(".*.tmp")) and not (run / "model.json").exists()
+    monkeypatch.undo()
+    code, _, err = run_cli("train", cfg, "--run-dir", run, "-q", "--resume")
+    assert code == 0, err
+    from dlbench.monitor.profile import load_profile
+
+    assert load_profile(run, load_model_json(run)[0])["inputs"]
