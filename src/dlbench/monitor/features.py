@@ -60,7 +60,7 @@ class ArrayFeatures(Extractor):
         self.features = [Feature(n) for n in names + ["input.mean", "input.std", "input.min", "input.max"]]
 
     def extract(self, tensors):
-        if len(tensors["input"]) == 1:
+        if len(tensors["input"]) == 1 and self.per_value:  # long arrays are numpy's
             return self._one(tensors["input"].reshape(-1))
         x = np.asarray(tensors["input"], dtype=np.float64).reshape(len(tensors["input"]), -1)
         out = np.empty((len(x), len(self.features)))
@@ -82,8 +82,7 @@ class ArrayFeatures(Extractor):
         mean = sum(v) / len(v)
         std = math.sqrt(max(sum(map(operator.mul, v, v)) / len(v) - mean * mean, 0.0))
         out = np.empty((1, len(self.features)))
-        if self.per_value:
-            out[0, :self.size] = x
+        out[0, :self.size] = x
         out[0, -4:] = (mean, std, min(v), max(v))
         return out
 
