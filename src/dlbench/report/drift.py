@@ -30,7 +30,7 @@ class Live:
     source: str
 
 
-def _request_log(run_dir: str, sources: list[str], model: str | None, version: str | None, info: dict) -> Live:
+def _request_log(sources: list[str], model: str | None, version: str | None, info: dict) -> Live:
     from dlbench.codecs import codec_for
 
     codec = codec_for(info["preprocessing"])
@@ -62,6 +62,7 @@ def compare(run_dir: str, sources: list[str], model: str | None = None, version:
             thresholds: Thresholds = Thresholds(min_rows=50), far_std: float = 3.0) -> tuple[Report, dict]:
     """(the HTML report, a JSON summary) of live data against the run's reference profile."""
     from dlbench.codecs import codec_for
+    from dlbench.data.bundle import DataSpec
     from dlbench.run.rundir import read_model_json
 
     for s in sources:
@@ -72,10 +73,8 @@ def compare(run_dir: str, sources: list[str], model: str | None = None, version:
     if profile is None:
         raise UserError(f"{run_dir}: no reference profile (the run was trained before dlbench stored one)",
                         "retrain the run with this dlbench to monitor it")
-    live = _request_log(run_dir, sources, model, version, info) if all(map(is_request_log, sources)) \
+    live = _request_log(sources, model, version, info) if all(map(is_request_log, sources)) \
         else _new_inputs(run_dir, sources)
-    from dlbench.data.bundle import DataSpec
-
     codec = codec_for(info["preprocessing"])
     spec = DataSpec.from_json(info["spec"])
     in_ex = input_features(codec)
