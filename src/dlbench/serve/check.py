@@ -144,7 +144,10 @@ def _run(run_dir: str) -> list[Finding]:
 
 
 def check_deployment(settings, run_dirs: list[str]) -> list[Finding]:
-    """Every finding for serving `run_dirs` with `settings`, high ones first."""
+    """Every finding for serving `run_dirs` (and the runs of --model-repository) with `settings`, high ones first."""
+    repository = getattr(settings, "model_repository", None)  # DIR/<model>/<version>/ = a run directory
+    if repository is not None and Path(repository).is_dir():
+        run_dirs = [*run_dirs, *(str(p.parent) for p in sorted(Path(repository).glob("*/*/model.json")))]
     findings = _network(settings) + _keys(settings) + [f for r in run_dirs for f in _run(r)]
     return sorted(findings, key=lambda f: f.severity != "high")
 

@@ -92,3 +92,13 @@ def test_cli(run_cli, trained_run, args, code):
     rc, out, err = run_cli("serve", "check", trained_run, *args)
     assert rc == code, err
     assert ("HIGH" in out) == (code == 1)
+
+
+def test_runs_of_the_model_repository_are_checked_too(trained_run, tmp_path):
+    import shutil
+
+    repo = tmp_path / "repo"
+    shutil.copytree(trained_run, repo / "m" / "1")
+    (repo / "m" / "1" / "reference_profile.json").write_text("{}")
+    found = findings(ServeSettings(no_auth=True, model_repository=repo))
+    assert any(s == "high" and "repo/m/1" in what and "reference_profile.json" in what for s, what, _ in found)
