@@ -248,3 +248,33 @@ def test_a_full_disk_while_writing_the_profile_is_one_line_and_the_run_resumes(t
     from dlbench.monitor.profile import load_profile
 
     assert load_profile(run, load_model_json(run)[0])["inputs"]
+
+
+def test_louder_audio_crosses_the_loudness_thresholds(tmp_path):
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+
+    def clip(hz, n=None):  # 0.2-0.3 s of a tone with some noise, 8 kHz
+        t = np.arange(n or int(8000 * rng.uniform(0.2, 0.3))) / 8000
+        return (rng.uniform(0.2, 0.4) * np.sin(2 * np.pi * hz * t) + 0.02 * rng.normal(size=len(t))).astype(np.float32)
+
+    for label, hz in (("low", 300), ("high", 1200)):
+        (tmp_path / "wav" / label).mkdir(parents=True)
+        for i in range(24):
+            sf.write(tmp_path / "wav" / label / f"{i}.wav", clip(hz), 8000)
+    run = tmp_path / "run"
+    dlbench.train({"data": {"kind": "audio-folder", "path": str(tmp_path / "wav")},
+                   "model": {"name": "cnn", "stages": [{"channels": 4, "kernel": 3}]}, "train": TRAIN}, run_dir=run)
+
+    def send(url, gain):
+        for _ in range(WINDOW // 10):  # 10 clips of one length per request (samples are [batch, length])
+            n = int(8000 * rng.uniform(0.2, 0.3))
+            x = np.stack([clip(rng.choice([300, 1200]), n) for _ in range(10)])
+            infer(url, "tones", [{"name": "samples", "shape": list(x.shape), "datatype": "FP32",
+                                  "data": (gain * x).ravel().tolist()}])
+        return {f for f, v in detected(metrics(url), "tones").items() if v}
+
+    with live_server([load_predictor(run, name="tones")], **SERVE) as url:
+        assert send(url, 1.0) == set()
+        assert {"audio.rms", "audio.peak"} <= send(url, 3.0)
