@@ -66,11 +66,19 @@ def test_recommend_writes_a_spectrogram_cnn_that_trains(env, classifier):
     d, _ = env
     cfg = yaml.safe_load((d / "kw.yaml").read_text())
     assert cfg["data"]["kind"] == "audio-folder" and cfg["model"]["name"] == "cnn"
-    assert "log-mel spectrograms [1, 40, 71]" in (d / "kw.yaml").read_text()
+    assert "log-mel spectrograms [40, 71]" in (d / "kw.yaml").read_text() and cfg["data"]["layout"] == "sequence"
     info = json.loads((classifier / "model.json").read_text())
     assert info["preprocessing"]["kind"] == "audio" and info["preprocessing"]["sample_rate"] == 8000
     result = json.loads((classifier / "result.json").read_text())
     assert result["test"]["accuracy"] >= 0.5  # 30 steps on 3 classes: far above chance (1/3)
+
+
+def test_recommend_for_generation_writes_a_waveform_gan(run_cli, env):
+    d, tones = env
+    code, _, err = run_cli("recommend", tones, "--goal", "generate", "--output", d / "gen.yaml")
+    assert code == 0, err
+    cfg = yaml.safe_load((d / "gen.yaml").read_text())
+    assert cfg["model"]["name"] == "gan" and cfg["data"]["features"] == "waveform"
 
 
 def test_predict_a_clip_and_a_folder(run_cli, env, classifier):

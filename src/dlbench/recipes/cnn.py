@@ -45,7 +45,7 @@ class CNNRecipe(Recipe):
                 "fewer parameters than an MLP and is robust to small shifts"])
         if profile.kind == "audio":
             two_d = len(profile.shape) == 3
-            return Suggestion(self.name, 0, "CNN on log-mel spectrograms" if two_d else "1-D CNN", [
+            return Suggestion(self.name, 0, "CNN on log-mel spectrograms" if two_d else "1-D CNN on log-mel frames", [
                 "audio: a spoken word or a sound is a pattern in time and frequency (formants, onsets, sweeps) that "
                 "may occur anywhere in the clip; convolutions find it wherever it is, with few parameters"],
                 variant="" if two_d else "1d")
