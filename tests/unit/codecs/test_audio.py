@@ -101,3 +101,18 @@ def test_the_server_keeps_binary_bytes_and_base64s_them_in_json():
     arr[:] = [blob]
     out, _ = encode_output("files", arr, TensorSpec("files", "BYTES", (-1,), binary=True))
     assert base64.b64decode(out["data"][0]) == blob
+
+
+def test_bench_infer_requests_are_the_split_files(codec, tmp_path):
+    from types import SimpleNamespace
+
+    files = []
+    for i, f in enumerate((300, 900)):
+        files.append(tmp_path / f"{i}.wav")
+        sf.write(files[-1], tone(f, 0.5, 8000), 8000, subtype="PCM_16")
+    req = codec.requests(SimpleNamespace(ids=[str(f) for f in files]))
+    assert req["audio"].tolist() == [f.read_bytes() for f in files]
+    assert np.allclose(codec.decode(req), codec.read(str(tmp_path))[0])
+    files[0].unlink()
+    with pytest.raises(UserError, match="no longer where the run read them"):
+        codec.requests(SimpleNamespace(ids=[str(f) for f in files]))
