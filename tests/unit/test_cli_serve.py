@@ -70,3 +70,16 @@ def test_base_urls():
     wildcard = base_urls("0.0.0.0", 8000, tls=False)
     assert len(wildcard) == 2 and wildcard[1] == "http://127.0.0.1:8000"
 
+
+
+class _LM(_Model):
+    def options(self, params):  # what marks a text generator (recipes/language_model.LMPredictor)
+        return params
+
+
+def test_startup_lines_name_the_generate_urls_of_a_language_model():
+    settings = ServeSettings.from_options(host="127.0.0.1", port=8000, no_auth=True)
+    lines = startup_lines([_LM("lm", "1"), _Model("cnn", "1")], settings, 8123, {("lm", "1"): "transformer"})
+    base = "http://127.0.0.1:8123/v2/models/lm/versions/1"
+    assert lines[2] == f"    text generation: POST {base}/generate, or {base}/generate_stream (server-sent events)"
+    assert not any("generate" in line for line in lines[3:])

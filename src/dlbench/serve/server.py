@@ -139,8 +139,10 @@ def startup_lines(predictors: list[Predictor], settings: ServeSettings, port: in
              "guide: docs/serving.md"]
     for p in predictors:
         family = families.get((p.name, p.version), p.platform)
-        lines.append(f"  model {p.name} version {p.version} ({family}): "
-                     f"POST {urls[0]}/v2/models/{p.name}/versions/{p.version}/infer")
+        base = f"{urls[0]}/v2/models/{p.name}/versions/{p.version}"
+        lines.append(f"  model {p.name} version {p.version} ({family}): POST {base}/infer")
+        if hasattr(p, "options"):  # a text generator: the generate extension too (serve/generate.py)
+            lines.append(f"    text generation: POST {base}/generate, or {base}/generate_stream (server-sent events)")
     return lines
 
 
