@@ -278,3 +278,102 @@ def test_louder_audio_crosses_the_loudness_thresholds(tmp_path):
     with live_server([load_predictor(run, name="tones")], **SERVE) as url:
         assert send(url, 1.0) == set()
         assert {"audio.rms", "audio.peak"} <= send(url, 3.0)
+
+
+# --- language models and forecasters -----------------------------------------------------------------------------
+
+LM_WORDS = ["cat", "dog", "bird", "fish"]
+LM_TEXT = "".join(f"the {LM_WORDS[i % 4]} sees the {LM_WORDS[(i * 3) % 4]} at {i % 10}.\n" for i in range(500))
+
+
+def _prompts(rng, n: int, lo: int, hi: int) -> list[str]:
+    """n prompts cut from the corpus, lo to hi characters long (log-uniform, as the reference's are)."""
+    lengths = np.clip(np.exp(rng.uniform(np.log(lo), np.log(hi + 1), n)).astype(int), lo, hi)
+    starts = rng.integers(0, len(LM_TEXT) - hi, n)
+    return [LM_TEXT[a:a + k] for a, k in zip(starts, lengths)]
+
+
+def test_language_model_prompts_are_monitored_over_generate_stream_and_infer(tmp_path, run_cli):
+    (tmp_path / "notes.txt").write_text(LM_TEXT, encoding="utf-8")
+    run = tmp_path / "lm"
+    dlbench.train({"data": {"kind": "corpus", "path": str(tmp_path / "notes.txt"), "context": 32},
+                   "model": {"name": "transformer", "d_model": 16, "heads": 2, "layers": 1, "dropout": 0.0},
+                   "name": "lm", "train": {**TRAIN, "steps": 10, "batch_size": 16}}, run_dir=run)
+    profile = json.loads((run / "reference_profile.json").read_text())
+    assert [f["name"] for f in profile["inputs"]] == ["text.chars", "text.tokens", "text.unknown_rate",
+                                                      "text.non_ascii_rate"]
+    assert profile["inputs"][0]["min"] == 1 and profile["inputs"][0]["max"] <= 32 and profile["outputs"] == []
+    rng = np.random.default_rng(0)
+    log = tmp_path / "requests.jsonl"
+    with live_server([load_predictor(run, name="lm")], request_log=log, request_log_sample_rate=1.0, **SERVE) as url:
+        gen = {"max_new_tokens": 1, "greedy": True}
+        for i in range(3):  # in distribution: /generate with lists, /infer, one streamed prompt
+            r = httpx.post(f"{url}/v2/models/lm/generate", json={"text_input": _prompts(rng, 60, 1, 32),
+                                                                  "parameters": gen}, timeout=60)
+            assert r.status_code == 200 and r.json()["parameters"]["far_outside_training_range"] is False, r.text
+        r = httpx.post(f"{url}/v2/models/lm/infer", timeout=60, json={"parameters": gen, "inputs": [
+            {"name": "text_input", "datatype": "BYTES", "shape": [30], "data": _prompts(rng, 30, 1, 32)}]})
+        assert r.status_code == 200 and r.json()["parameters"]["far_outside_training_range"] is False, r.text
+        with httpx.stream("POST", f"{url}/v2/models/lm/generate_stream", timeout=60,
+                          json={"text_input": "the cat", "parameters": gen}) as s:
+            last = json.loads([line for line in s.iter_lines() if line.startswith("data: ")][-1][6:])
+        assert last["parameters"] == {"far_outside_training_range": False}
+        ms = metrics(url)
+        assert gauge(ms, "dlbench_monitor_reference", model="lm", version="1") == 1
+        assert gauge(ms, "dlbench_monitor_window_rows", model="lm", version="1") == WINDOW  # 211 prompts seen
+        assert not any(detected(ms, "lm").values()), detected(ms, "lm")
+        # Shifted: prompts several times longer than any the model was trained on (far outside: flagged).
+        for i in range(4):
+            r = httpx.post(f"{url}/v2/models/lm/generate", json={"text_input": _prompts(rng, 60, 120, 200),
+                                                                  "parameters": gen}, timeout=60)
+            assert r.json()["parameters"]["far_outside_training_range"] is True
+            assert "text.chars" in r.json()["parameters"]["far_outside_features"]
+        ms = metrics(url)
+        assert detected(ms, "lm")["text.chars"] == 1 and detected(ms, "lm")["text.tokens"] == 1
+        assert gauge(ms, "dlbench_far_outside_requests_total", model="lm", version="1") == 4
+    # Offline: the request log, and a prompts file (one per line, as `dlbench generate --prompts` reads).
+    code, out, err = run_cli("monitor", run, log, "--output", tmp_path / "log.html")
+    assert code == 1 and "text.chars" in err, err
+    (tmp_path / "quiet.txt").write_text("\n".join(p.replace("\n", "\\n") for p in _prompts(rng, 150, 1, 32)))
+    code, out, err = run_cli("monitor", run, tmp_path / "quiet.txt", "--output", tmp_path / "quiet.html", "--json")
+    assert code == 0 and json.loads(out)["rows"] == 150 and "no drift" in err, err
+
+
+@pytest.fixture(scope="module")
+def forecast_run(tmp_path_factory):
+    """Two daily series with an observed covariate; the run and its history file."""
+    d = tmp_path_factory.mktemp("fc")
+    rows = []
+    for key, base in (("a", 100.0), ("b", 50.0)):
+        t = np.arange(300)
+        y = base + 3 * np.sin(2 * np.pi * t / 7) + np.random.default_rng(int(base)).normal(0, 0.5, len(t))
+        rows += [{"day": i, "store": key, "sales": round(y[i], 3), "temp": round(20 + 5 * np.sin(i / 5), 2)}
+                 for i in t]
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(d / "sales.csv", index=False)
+    dlbench.train({"data": {"kind": "timeseries", "path": str(d / "sales.csv"), "target": "sales", "time": "day",
+                            "id": "store", "observed": ["temp"]},
+                   "model": {"name": "mlp"}, "name": "fc", "train": {**TRAIN, "steps": 10}}, run_dir=d / "fc")
+    return d
+
+
+def test_forecasting_history_is_profiled_and_a_shifted_target_is_reported(forecast_run, tmp_path, run_cli):
+    import pandas as pd
+
+    run = forecast_run / "fc"
+    profile = json.loads((run / "reference_profile.json").read_text())
+    assert [f["name"] for f in profile["inputs"]] == ["sales", "temp"]
+    assert "training period" in profile["source"]["inputs"] and "histories of 210-210 steps" in profile["source"]["inputs"]
+    code, out, err = run_cli("monitor", run, forecast_run / "sales.csv", "--output", tmp_path / "same.html", "--json")
+    assert code == 0 and "no drift" in err, err
+    assert json.loads(out)["rows"] == 600 and "2 series" in json.loads(out)["source"]
+    f = pd.read_csv(forecast_run / "sales.csv")
+    f["sales"] += 2 * f.groupby("store")["sales"].transform("std")  # both series 2 standard deviations up
+    f.to_csv(tmp_path / "shifted.csv", index=False)
+    code, out, err = run_cli("monitor", run, tmp_path / "shifted.csv", "--output", tmp_path / "shift.html", "--json")
+    s = {x["feature"]: x for x in json.loads(out)["inputs"]}
+    assert code == 1 and s["sales"]["drifted"] and not s["temp"]["drifted"], err
+    assert (tmp_path / "shift.html").read_text().count("DRIFT") >= 1
+    code, _, err = run_cli("monitor", run, tmp_path / "shift.html")
+    assert code == 2 and "CSV of series history" in err and len(err.strip().splitlines()) == 1, err

@@ -122,8 +122,9 @@ class TabularFeatures(Extractor):
 
 
 class TextFeatures(Extractor):
-    """`text` BYTES [-1]: length in characters and in tokens, the share of tokens the vocabulary lacks (<unk>),
-    and the share of non-ASCII characters (text in another language or script moves the last two)."""
+    """`text` BYTES [-1] (a classifier's or translator's input) or `text_input` BYTES [-1] (a language model's
+    prompts): length in characters and in tokens, the share of tokens the vocabulary lacks (<unk>), and the share
+    of non-ASCII characters (text in another language or script moves the last two)."""
 
     features = [Feature("text.chars"), Feature("text.tokens"), Feature("text.unknown_rate"),
                 Feature("text.non_ascii_rate")]
@@ -134,7 +135,8 @@ class TextFeatures(Extractor):
         self.tokenizer, self.unk = codec.pre.tokenizer, UNK
 
     def extract(self, tensors):
-        texts = [_text(v) for v in np.asarray(tensors["text"], dtype=object).reshape(-1)]
+        given = tensors["text"] if "text" in tensors else tensors["text_input"]
+        texts = [_text(v) for v in np.asarray(given, dtype=object).reshape(-1)]
         out = np.zeros((len(texts), 4))
         for i, t in enumerate(texts):
             ids = self.tokenizer.encode(t)
@@ -172,8 +174,20 @@ class AudioFeatures(Extractor):
         return out
 
 
+class SeriesFeatures(TabularFeatures):
+    """A forecaster's history, one row per time step (monitor/series.py reads them from a history CSV): each target
+    and numeric covariate in its own units, each text covariate as its category. History lengths are not a row
+    feature (a history grows with time, that is no drift); the profile's source and the report state them."""
+
+    def __init__(self, codec):
+        e = codec.pre
+        self.features = [Feature(t) for t in e.targets] + [
+            Feature(c["name"]) if c["type"] == "numeric" else
+            Feature(c["name"], "categorical", tuple(map(str, c["categories"]))) for c in e.known + e.observed]
+
+
 INPUTS: dict[str, type[Extractor]] = {"array": ArrayFeatures, "image": ImageFeatures, "tabular": TabularFeatures,
-                                      "text": TextFeatures, "audio": AudioFeatures}
+                                      "text": TextFeatures, "audio": AudioFeatures, "series": SeriesFeatures}
 """Codec kind -> the extractor of its request tensors (one table; a kind not here is not monitored)."""
 
 

@@ -3,6 +3,10 @@
 Live data is the server's request log (the inputs it sampled, with the answers it gave) or new inputs in any file
 `dlbench predict` reads (a CSV, a folder of images, a text file), predicted here with the run's own predictor.
 Scores are those of the server's gauges (dlbench.monitor.stats) over all the live rows at once.
+
+A language model's new inputs are prompts (a text file, one per line, `\\n` for a line break, as
+`dlbench generate --prompts` reads them); a forecaster's are a history CSV (as `dlbench predict` reads it). Both are
+compared on their inputs only: their reference profiles hold no predictions.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dlbench.errors import UserError
-from dlbench.monitor.features import Extractor, input_features, output_features
+from dlbench.monitor.features import Extractor, SeriesFeatures, input_features, output_features
 from dlbench.monitor.live import is_request_log, read_request_log
 from dlbench.monitor.profile import FeatureRef, load_profile, parse_features
 from dlbench.monitor.stats import Score, Thresholds, score_all, verdict
@@ -30,16 +34,22 @@ class Live:
     source: str
 
 
+def _is_lm(info: dict) -> bool:
+    return info["spec"].get("task") == "language_model"
+
+
 def _request_log(sources: list[str], model: str | None, version: str | None, info: dict) -> Live:
     from dlbench.codecs import codec_for
+    from dlbench.codecs.base import TensorSpec
 
     codec = codec_for(info["preprocessing"])
-    specs = codec.request_specs(tuple(info["spec"]["input_shape"]))
+    specs = [TensorSpec("text_input", "BYTES", (-1,))] if _is_lm(info) else \
+        codec.request_specs(tuple(info["spec"]["input_shape"]))
     inputs, outputs, (m, v), n = read_request_log(sources, specs, model, version)
     return Live(inputs, outputs, f"request log {', '.join(sources)}: {n} sampled requests to model {m} version {v}")
 
 
-def _new_inputs(run_dir: str, sources: list[str]) -> Live:
+def _new_inputs(run_dir: str, sources: list[str], info: dict, in_ex: Extractor) -> Live:
     import torch
 
     from dlbench.data.bundle import Split
@@ -48,6 +58,19 @@ def _new_inputs(run_dir: str, sources: list[str]) -> Live:
 
     if len(sources) != 1:
         raise UserError("give one file or folder of new inputs (several are for rotated request logs)")
+    if isinstance(in_ex, SeriesFeatures):  # a history CSV, not predicted (no prediction profile)
+        from dlbench.codecs import codec_for
+        from dlbench.monitor.series import file_rows
+
+        rows, what = file_rows(sources[0], codec_for(info["preprocessing"]).pre)
+        return Live(rows, {}, what)
+    if _is_lm(info):  # prompts, not generated from (no prediction profile)
+        from dlbench.data.tokenize import read_text_lines
+
+        prompts = [line.replace("\\n", "\n").encode("utf-8") for line in read_text_lines(sources[0])]
+        arr = np.empty(len(prompts), dtype=object)
+        arr[:] = prompts
+        return Live({"text_input": arr}, {}, f"{sources[0]}: {len(prompts)} prompts")
     loaded = load_run(run_dir)
     loaded.recipe.check_predicts(loaded)
     x, names = loaded.codec.read(sources[0])
@@ -73,11 +96,11 @@ def compare(run_dir: str, sources: list[str], model: str | None = None, version:
     if profile is None:
         raise UserError(f"{run_dir}: no reference profile (the run was trained before dlbench stored one)",
                         "retrain the run with this dlbench to monitor it")
-    live = _request_log(sources, model, version, info) if all(map(is_request_log, sources)) \
-        else _new_inputs(run_dir, sources)
     codec = codec_for(info["preprocessing"])
     spec = DataSpec.from_json(info["spec"])
     in_ex = input_features(codec)
+    live = _request_log(sources, model, version, info) if all(map(is_request_log, sources)) \
+        else _new_inputs(run_dir, sources, info, in_ex)
     out_ex = output_features(spec, list(live.outputs))
     where = f"{run_dir}/reference_profile.json"
     in_refs = parse_features(profile, "inputs", in_ex.names, where)

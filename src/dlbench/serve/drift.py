@@ -19,6 +19,8 @@ exported as Prometheus gauges labelled by model and version (scores are at most 
 Every answer of a monitored model carries the response parameter `far_outside_training_range` (true when a value
 of the request lies beyond the training [min, max] by more than --far-outside-std training standard deviations)
 and, when true, `far_outside_features`: the features concerned. Sampled requests go to --request-log.
+Language models are monitored on their prompts (text_input) over /infer, /generate and /generate_stream alike
+(serve/generate.py calls `observe`; a stream carries the parameters in its last event).
 """
 from __future__ import annotations
 

@@ -84,7 +84,17 @@ async def _generate(request: Request, name: str, version: str | None) -> JSONRes
     request.state.version = served.predictor.version
     arr, params, rid, many = _request(served, await request.body())
     outputs, _ = await served.batcher.submit({"text_input": arr}, params)
-    return JSONResponse(_answer(served, outputs, rid, many))
+    answer = _answer(served, outputs, rid, many)
+    flags = _observe(request, served, arr, outputs, rid)
+    if flags:
+        answer["parameters"] = flags
+    return JSONResponse(answer)
+
+
+def _observe(request: Request, served, arr, outputs: dict, rid) -> dict | None:
+    """Drift monitoring of the prompts (serve/drift.py); the response parameters it adds, if any."""
+    monitoring = getattr(request.app.state, "monitoring", None)
+    return monitoring.observe(served.predictor, {"text_input": arr}, outputs, rid) if monitoring else None
 
 
 async def _stream(request: Request, name: str, version: str | None) -> StreamingResponse:
@@ -118,7 +128,9 @@ async def _stream(request: Request, name: str, version: str | None) -> Streaming
                     yield _event({"error": e.line() if isinstance(e, UserError) else f"generation failed: {e}"})
                     return
                 outputs = job.result()[0]
-                yield _event({**head, "text_output": "", "finish_reason": str(outputs["finish_reason"][0])})
+                flags = _observe(request, served, arr, outputs, rid)
+                yield _event({**head, "text_output": "", "finish_reason": str(outputs["finish_reason"][0]),
+                              **({"parameters": flags} if flags else {})})
                 return
         finally:
             if not job.done():  # the client went away: the answer is dropped when it comes

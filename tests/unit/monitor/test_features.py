@@ -50,7 +50,7 @@ def test_text_lengths_unknown_tokens_and_non_ascii():
 
 
 def test_unknown_input_kind_is_not_monitored():
-    assert input_features(codec("series")) is None
+    assert input_features(codec("graph")) is None
 
 
 def test_audio_samples_duration_loudness_peak():
