@@ -331,6 +331,16 @@ def test_language_model_prompts_are_monitored_over_generate_stream_and_infer(tmp
         ms = metrics(url)
         assert detected(ms, "lm")["text.chars"] == 1 and detected(ms, "lm")["text.tokens"] == 1
         assert gauge(ms, "dlbench_far_outside_requests_total", model="lm", version="1") == 4
+        # Text in another language: refused (400, characters outside the vocabulary), yet counted in the window.
+        greek = ["η γάτα βλέπει τον σκύλο", "το πουλί στο 3.", "καλημέρα"]
+        for i in range(4):
+            r = httpx.post(f"{url}/v2/models/lm/generate", timeout=60,
+                           json={"text_input": [greek[j % 3] for j in range(60)], "parameters": gen})
+            assert r.status_code == 400 and "outside the model's vocabulary" in r.text
+        r = httpx.post(f"{url}/v2/models/lm/generate_stream", json={"text_input": greek[0]}, timeout=60)
+        assert r.status_code == 400
+        ms = metrics(url)
+        assert detected(ms, "lm")["text.unknown_rate"] == 1 and detected(ms, "lm")["text.non_ascii_rate"] == 1
     # Offline: the request log, and a prompts file (one per line, as `dlbench generate --prompts` reads).
     code, out, err = run_cli("monitor", run, log, "--output", tmp_path / "log.html")
     assert code == 1 and "text.chars" in err, err

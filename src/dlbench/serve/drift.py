@@ -20,7 +20,9 @@ Every answer of a monitored model carries the response parameter `far_outside_tr
 of the request lies beyond the training [min, max] by more than --far-outside-std training standard deviations)
 and, when true, `far_outside_features`: the features concerned. Sampled requests go to --request-log.
 Language models are monitored on their prompts (text_input) over /infer, /generate and /generate_stream alike
-(serve/generate.py calls `observe`; a stream carries the parameters in its last event).
+(serve/generate.py calls `observe`; a stream carries the parameters in its last event). Prompts that /generate or
+/generate_stream refuse for characters outside the vocabulary enter the window too (`observe_refused`), so text in
+another script shows as `text.unknown_rate` drift rather than only as 400s.
 """
 from __future__ import annotations
 
@@ -70,12 +72,13 @@ class ModelMonitor:
         self._lock = threading.Lock()
         self._scoring = threading.Event()
 
-    def observe(self, inputs: dict, outputs: dict) -> list[str]:
-        """Note a request's rows; the features far outside the training range (empty: none)."""
+    def observe(self, inputs: dict, outputs: dict | None) -> list[str]:
+        """Note a request's rows (outputs None: a refused request, inputs only); the features far outside the
+        training range (empty: none)."""
         rows = self.inputs.extract(inputs)
         with self._lock:
             self._pending_in.append(rows)
-            if self.output_refs:
+            if self.output_refs and outputs is not None:
                 self._pending_out.append(outputs)
             self._pending_rows += len(rows)
             if self._pending_rows >= self.window.size:
@@ -191,6 +194,18 @@ class Monitoring:
                               predictor.name, predictor.version)
             self.monitors[predictor] = None
         return params
+
+    def observe_refused(self, predictor, inputs: dict) -> None:
+        """Note the inputs of a request the model refused as outside what it knows (a language model's prompt with
+        characters outside its vocabulary): they are what clients send, so they enter the window (no answer, no
+        flag, never the request log)."""
+        monitor = self.monitors.get(predictor)
+        if monitor is None:
+            return
+        try:
+            monitor.observe(inputs, None)
+        except Exception:  # noqa: BLE001 - the client gets its 4xx whatever the monitor makes of it
+            log.debug("refused request not monitored", exc_info=True)
 
     # --- Prometheus ---------------------------------------------------------------------------------
     def describe(self):

@@ -61,7 +61,11 @@ def _request(served, raw: bytes) -> tuple[np.ndarray, dict, object, bool]:
     arr[:] = [t.encode("utf-8") for t in texts]
     if hasattr(p, "options"):  # a 400 now rather than an error halfway through a stream
         p.options(params)
-        p.prompts({"text_input": arr})
+        try:
+            p.prompts({"text_input": arr})
+        except UserError as e:
+            e.refused_inputs = {"text_input": arr}  # still what clients send: the drift monitor sees them
+            raise
     return arr, params, rid, isinstance(text, list)
 
 
@@ -82,13 +86,23 @@ def _event(d: dict) -> bytes:
 async def _generate(request: Request, name: str, version: str | None) -> JSONResponse:
     served = request.app.state.registry.get(name, version)
     request.state.version = served.predictor.version
-    arr, params, rid, many = _request(served, await request.body())
+    try:
+        arr, params, rid, many = _request(served, await request.body())
+    except UserError as e:  # refused prompts enter the drift window
+        _observe_refused(request, served, e)
+        raise
     outputs, _ = await served.batcher.submit({"text_input": arr}, params)
     answer = _answer(served, outputs, rid, many)
     flags = _observe(request, served, arr, outputs, rid)
     if flags:
         answer["parameters"] = flags
     return JSONResponse(answer)
+
+
+def _observe_refused(request: Request, served, e: UserError) -> None:
+    monitoring = getattr(request.app.state, "monitoring", None)
+    if monitoring is not None and getattr(e, "refused_inputs", None) is not None:
+        monitoring.observe_refused(served.predictor, e.refused_inputs)
 
 
 def _observe(request: Request, served, arr, outputs: dict, rid) -> dict | None:
@@ -100,7 +114,11 @@ def _observe(request: Request, served, arr, outputs: dict, rid) -> dict | None:
 async def _stream(request: Request, name: str, version: str | None) -> StreamingResponse:
     served = request.app.state.registry.get(name, version)
     request.state.version = served.predictor.version
-    arr, params, rid, many = _request(served, await request.body())
+    try:
+        arr, params, rid, many = _request(served, await request.body())
+    except UserError as e:  # refused prompts enter the drift window
+        _observe_refused(request, served, e)
+        raise
     if many or len(arr) != 1:
         raise UserError("generate_stream takes one prompt (text_input a string)", "use /generate for a list")
     if served.batcher.depth() >= served.batcher.max_queue:
