@@ -111,7 +111,7 @@ def test_serving_text_in_text_out_and_streaming(lm_run, tmp_path):
         for body, status, words in [
                 ({"text_input": "the", "parameters": {"max_new_tokens": 10**6}}, 400, "max_new_tokens"),
                 ({"text_input": "the", "max_tokens": 10**6}, 400, "max_new_tokens"),
-                ({"text_input": "x" * 30_000}, 400, "at most"),
+                ({"text_input": "x" * 30_000}, 400, "over this server's limit of 20000"),
                 ({"text_input": "the Zebra"}, 400, "vocabulary"),
                 ({"text_input": 3}, 400, "text_input"),
                 ({"text_input": "the", "parameters": {"temperature": -2}}, 400, "temperature"),
@@ -122,6 +122,21 @@ def test_serving_text_in_text_out_and_streaming(lm_run, tmp_path):
         assert httpx.post(f"{url}/v2/models/nope/generate", headers=auth, json={"text_input": "a"}).status_code == 404
         metrics = httpx.get(f"{url}/metrics", headers=auth).text
         assert 'endpoint="generate"' in metrics
+
+
+def test_the_servers_generation_limits_are_settings(lm_run):
+    pred = load_predictor(lm_run / "lm", name="lm")
+    with live_server([pred], no_auth=True, max_new_tokens=8, max_prompt_chars=12) as url:
+        ok = httpx.post(f"{url}/v2/models/lm/generate", json={"text_input": "the cat", "parameters": {"max_new_tokens": 8}})
+        assert ok.status_code == 200, ok.text
+        for body, words in [({"text_input": "the", "parameters": {"max_new_tokens": 9}}, "limit of 8"),
+                            ({"text_input": "the cat the cat", "parameters": {"max_new_tokens": 2}}, "limit of 12")]:
+            for route in ("generate", "generate_stream"):
+                r = httpx.post(f"{url}/v2/models/lm/{route}", json=body)
+                assert r.status_code == 400 and words in r.json()["error"], (route, r.text)
+        r = httpx.post(f"{url}/v2/models/lm/infer", json={"parameters": {"max_new_tokens": 9}, "inputs": [
+            {"name": "text_input", "datatype": "BYTES", "shape": [1], "data": ["the"]}]})
+        assert r.status_code == 400 and "limit of 8" in r.json()["error"]
 
 
 def test_rnn_sentiment_classifier_trains_and_predicts_by_its_text_column(tmp_path, run_cli, write_yaml):

@@ -66,6 +66,8 @@ def run(
     max_connections_per_client: int = typer.Option(
         64, help="Open connections per client address (more get 429); raise it behind a proxy."
     ),
+    max_new_tokens: int = typer.Option(1024, help="Text generators: most new tokens one request may ask for (else 400)."),
+    max_prompt_chars: int = typer.Option(20_000, help="Text generators: longest prompt in characters (else 400)."),
     ssl_certfile: Optional[Path] = typer.Option(None, help="PEM certificate: serve HTTPS."),
     ssl_keyfile: Optional[Path] = typer.Option(None, help="PEM private key for --ssl-certfile."),
     monitor: bool = typer.Option(True, "--monitor/--no-monitor", help="Drift monitoring against each run's reference profile."),

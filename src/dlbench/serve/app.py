@@ -22,6 +22,7 @@ from dlbench.serve import binary, repository
 from dlbench.serve.audit import AuditLog
 from dlbench.serve.auth import KeyVerifier, default_keys_path
 from dlbench.serve.batching import Batcher
+from dlbench.serve.generate import check_limits as check_generation_limits
 from dlbench.serve.generate import router as generate_router
 from dlbench.serve.drift import Monitoring
 from dlbench.serve.http_errors import ERROR_RESPONSES, InternalErrorMiddleware, install_error_handlers
@@ -217,6 +218,8 @@ def _add_routes(app: FastAPI, registry: Registry, metrics: Metrics) -> None:
         arrays = _check_inputs(served, body, blobs)
         wanted = _requested_outputs(served, body)
         parameters = {k: v for k, v in (body.parameters or {}).items() if k not in binary.PROTOCOL_PARAMETERS}
+        if hasattr(served.predictor, "options") and "text_input" in arrays:  # a text generator: its limits too
+            check_generation_limits(request.app.state.settings, parameters, np.asarray(arrays["text_input"]).reshape(-1))
         started = time.perf_counter()
         outputs, batch_size = await served.batcher.submit(arrays, parameters)
         registry.routing.answered(name, served.predictor.version, route, time.perf_counter() - started)
@@ -308,7 +311,7 @@ def create_app(predictors: list[Predictor], settings: ServeSettings) -> FastAPI:
     app.add_middleware(InternalErrorMiddleware)
     # registry.models itself, not a copy: models loaded at run time are labelled in the metrics too
     app.add_middleware(AccessLogMiddleware, metrics=metrics, models=registry.models)
-    app.state.registry, app.state.metrics = registry, metrics
+    app.state.registry, app.state.metrics, app.state.settings = registry, metrics, settings
     app.state.monitoring = monitoring
     app.state.repository = repository.Repository(registry, settings, audit, settings.device)
     return app

@@ -29,7 +29,23 @@ router = APIRouter()
 OPTIONS = {"max_new_tokens", "max_tokens", "temperature", "top_k", "top_p", "seed", "stop", "greedy"}
 
 
-def _request(served, raw: bytes) -> tuple[np.ndarray, dict, object, bool]:
+def check_limits(settings, params: dict, prompts) -> None:
+    """This server's limits on a generate request (--max-new-tokens, --max-prompt-chars): UserError (400) over them.
+    Also applied to text_input sent to a text generator over /infer (app.py)."""
+    if settings is None:
+        return
+    n = params.get("max_new_tokens", params.get("max_tokens"))
+    if isinstance(n, (int, float)) and not isinstance(n, bool) and n > settings.max_new_tokens:
+        raise UserError(f"max_new_tokens {n} is over this server's limit of {settings.max_new_tokens}",
+                        "ask for fewer tokens (the server's --max-new-tokens sets the limit)")
+    for prompt in prompts:
+        text = prompt.decode("utf-8", "replace") if isinstance(prompt, bytes) else str(prompt)
+        if len(text) > settings.max_prompt_chars:
+            raise UserError(f"a prompt of {len(text)} characters is over this server's limit of "
+                            f"{settings.max_prompt_chars}", "shorten it (the server's --max-prompt-chars sets the limit)")
+
+
+def _request(served, raw: bytes, settings=None) -> tuple[np.ndarray, dict, object, bool]:
     """(prompts as a BYTES array, parameters, request id, whether text_input was a list) from a generate
     request body; UserError if bad."""
     p = served.predictor
@@ -57,6 +73,7 @@ def _request(served, raw: bytes) -> tuple[np.ndarray, dict, object, bool]:
     texts = text if isinstance(text, list) else [text]
     if text is None or not texts or not all(isinstance(t, str) for t in texts):
         raise UserError("text_input must be a string (or a list of strings) holding the prompt")
+    check_limits(settings, params, texts)
     arr = np.empty(len(texts), dtype=object)
     arr[:] = [t.encode("utf-8") for t in texts]
     if hasattr(p, "options"):  # a 400 now rather than an error halfway through a stream
@@ -87,7 +104,7 @@ async def _generate(request: Request, name: str, version: str | None) -> JSONRes
     served = request.app.state.registry.get(name, version)
     request.state.version = served.predictor.version
     try:
-        arr, params, rid, many = _request(served, await request.body())
+        arr, params, rid, many = _request(served, await request.body(), getattr(request.app.state, "settings", None))
     except UserError as e:  # refused prompts enter the drift window
         _observe_refused(request, served, e)
         raise
@@ -115,7 +132,7 @@ async def _stream(request: Request, name: str, version: str | None) -> Streaming
     served = request.app.state.registry.get(name, version)
     request.state.version = served.predictor.version
     try:
-        arr, params, rid, many = _request(served, await request.body())
+        arr, params, rid, many = _request(served, await request.body(), getattr(request.app.state, "settings", None))
     except UserError as e:  # refused prompts enter the drift window
         _observe_refused(request, served, e)
         raise

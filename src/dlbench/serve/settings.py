@@ -38,6 +38,10 @@ class ServeSettings(BaseModel):
         2048, ge=1, description="Open connections in all; at the cap the oldest idle one is closed, else 503."
     )
     max_connections_per_client: int = Field(64, ge=1, description="Open connections per client address; more get 429.")
+    # Text generation (serve/generate.py): over these, a request gets 400 before it reaches the model.
+    # The upper bounds are what the sampler itself accepts (tasks/generation.py MAX_NEW_TOKENS, MAX_PROMPT_CHARS).
+    max_new_tokens: int = Field(1024, ge=1, le=4096, description="Most tokens one generate request may ask for.")
+    max_prompt_chars: int = Field(20_000, ge=1, le=20_000, description="Longest prompt, in characters.")
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
     # Drift monitoring (drift.py, docs/monitoring.md).
@@ -132,6 +136,8 @@ _HINTS = {
     "drift_pvalue_threshold": "give a p-value above 0 and at most 1; the default is 0.01",
     "far_outside_std": "give a number of standard deviations, 0 or more; the default is 3",
     "request_log_sample_rate": "give a share of requests from 0 to 1, e.g. 0.1",
+    "max_new_tokens": "give a number of tokens from 1 to 4096; the default is 1024",
+    "max_prompt_chars": "give a number of characters from 1 to 20000; the default is 20000",
 }
 
 
