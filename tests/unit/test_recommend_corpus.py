@@ -33,5 +33,6 @@ def test_recommend_writes_a_language_model_config(tmp_path, monkeypatch):
     (tmp_path / "notes.txt").write_text(TEXT, encoding="utf-8")
     rec = recommend("notes.txt", goal="generate", write=False)
     assert rec.family == "transformer" and not rec.note
-    assert rec.config["data"] == {"kind": "corpus", "path": "notes.txt", "context": 128, "tokenizer": {"type": "char"}}
+    assert rec.config["data"] == {"kind": "corpus", "path": "notes.txt", "context": 64, "tokenizer": {"type": "char"}}
+    assert rec.config["model"]["layers"] == 2 and rec.config["optim"]["lr"] == 8e-3  # the measured small-corpus setting
     assert rec.config["model"]["name"] == "transformer" and rec.config["optim"]["grad_clip"] == 1.0
