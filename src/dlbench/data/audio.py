@@ -30,7 +30,7 @@ from pydantic import Field
 from dlbench.data.audio_augment import AudioAugment, AugmentedClips, AugmentedSplit
 from dlbench.data.audio_signal import AudioPreprocessor, audio_suffixes
 from dlbench.data.bundle import DataBundle, DataSpec, SealedSplit, check_nonempty
-from dlbench.data.common import SplitOptions, to_tensor_split
+from dlbench.data.common import SplitOptions, check_class_folders, to_tensor_split
 from dlbench.data.split import split_indices
 from dlbench.errors import UserError
 
@@ -95,15 +95,7 @@ def scan_audio_folder(path: str | Path) -> tuple[list[Path], list[int], list[str
     if not files:
         raise UserError(f"{path}: no audio files in class sub-folders", f"put {kinds} files in one sub-folder "
                         "per class: PATH/<class>/*.wav")
-    counts = np.bincount(labels, minlength=len(classes))
-    empty = [str(root / c) for c, n in zip(classes, counts) if n == 0]
-    if empty:  # each sub-folder is a class: an empty one would be a class the model can never learn
-        raise UserError(f"class folder{'s' if len(empty) > 1 else ''} {', '.join(empty)} "
-                        f"{'have' if len(empty) > 1 else 'has'} no audio files ({kinds})",
-                        "add clips to it or remove it; every sub-folder of data.path is a class")
-    if len(classes) < 2:
-        raise UserError(f"{path}: found only {len(classes)} class folder", "a classifier needs at least two class "
-                        "sub-folders")
+    check_class_folders(path, root, classes, labels, f"no audio files ({kinds})", "add clips to it")
     return files, labels, classes
 
 

@@ -9,6 +9,7 @@ from dlbench.config.base import Section
 from dlbench.data import replay
 from dlbench.data.bundle import DataBundle, DataSpec, SealedSplit, Split, check_nonempty
 from dlbench.data.split import split_indices
+from dlbench.errors import UserError
 
 
 class SplitOptions(Section):
@@ -74,3 +75,16 @@ def bundle_from_arrays(name: str, x: np.ndarray, y: np.ndarray, spec: DataSpec, 
         spec.extras["target_std"] = float(ytr.std()) or 1.0
     return DataBundle(to_tensor_split(x, y, tr, spec.task, ids), to_tensor_split(x, y, va, spec.task, ids),
                       SealedSplit(te_split), spec, preprocessing)
+
+
+def check_class_folders(path, root, classes: list[str], labels: list[int], missing: str, add: str) -> None:
+    """Folder-of-classes data (images, audio): every sub-folder is a class, so an empty one (a class the model can
+    never learn) and fewer than two are refused. `missing`: "no PNG/JPEG images"; `add`: "add images to it"."""
+    counts = np.bincount(labels, minlength=len(classes))
+    empty = [str(root / c) for c, n in zip(classes, counts) if n == 0]
+    if empty:
+        raise UserError(f"class folder{'s' if len(empty) > 1 else ''} {', '.join(empty)} "
+                        f"{'have' if len(empty) > 1 else 'has'} {missing}",
+                        f"{add} or remove it; every sub-folder of data.path is a class")
+    if len(classes) < 2:
+        raise UserError(f"{path}: found only {len(classes)} class folder", "a classifier needs at least two class sub-folders")

@@ -10,7 +10,7 @@ import torch
 from pydantic import Field
 
 from dlbench.data.bundle import DataBundle, DataSpec, SealedSplit, Split, check_nonempty
-from dlbench.data.common import SplitOptions, to_tensor_split
+from dlbench.data.common import SplitOptions, check_class_folders, to_tensor_split
 from dlbench.data import replay
 from dlbench.data.preprocess import ImagePreprocessor, open_image, preprocessor_from_json
 from dlbench.data.split import split_indices
@@ -50,14 +50,7 @@ def scan_folder(path: str | Path) -> tuple[list[Path], list[int], list[str]]:
                 labels.append(i)
     if not files:
         raise UserError(f"{path}: no PNG/JPEG images found", "put images in one sub-folder per class: PATH/<class>/*.png")
-    counts = np.bincount(labels, minlength=len(classes))
-    empty = [str(root / c) for c, n in zip(classes, counts) if n == 0]
-    if empty:  # each sub-folder is a class: an empty one would be a class the model can never learn
-        raise UserError(f"class folder{'s' if len(empty) > 1 else ''} {', '.join(empty)} "
-                        f"{'have' if len(empty) > 1 else 'has'} no PNG/JPEG images",
-                        "add images to it or remove it; every sub-folder of data.path is a class")
-    if len(classes) < 2:
-        raise UserError(f"{path}: found only {len(classes)} class folder", "a classifier needs at least two class sub-folders")
+    check_class_folders(path, root, classes, labels, "no PNG/JPEG images", "add images to it")
     return files, labels, classes
 
 

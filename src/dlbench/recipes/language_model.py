@@ -131,3 +131,17 @@ def check_predicts(loaded) -> None:
     if is_lm(loaded.spec):
         raise UserError(f"{loaded.path} is a language model: it continues prompts rather than predicting from inputs",
                         "use dlbench generate RUN --prompt TEXT (or --prompts FILE); serve it for text in, text out")
+
+
+class LanguageModelHead:
+    """Mixed into the recipes of the families that build a language model on a corpus (rnn, transformer): their
+    runs refuse predict, serve text in / text out, and generate by continuing prompts; other heads fall through."""
+
+    def check_predicts(self, loaded):
+        check_predicts(loaded)
+
+    def predictor(self, loaded, name, version):
+        return LMPredictor(loaded, name, version) if is_lm(loaded.spec) else super().predictor(loaded, name, version)
+
+    def generate(self, loaded, **options):
+        return generate(loaded, **options) if is_lm(loaded.spec) else super().generate(loaded, **options)

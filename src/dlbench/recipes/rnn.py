@@ -62,7 +62,7 @@ class RNNConfig(SequenceRNNConfig, RNNSeq2SeqConfig):
     null/auto: flatten up to 64 steps, else mean (texts: mean over the real tokens; flatten does not apply)."""
 
 
-class RNNRecipe(Recipe):
+class RNNRecipe(lm.LanguageModelHead, Recipe):
     name = "rnn"
     config = RNNConfig
     description = ("LSTM/GRU for sequences, signals and texts (classification, regression), translation (seq2seq) "
@@ -145,13 +145,3 @@ class RNNRecipe(Recipe):
             steps = shape[0] if len(shape) == 1 else (shape[-1] if mc.channels_first else shape[0])
             mc = mc.model_copy(update={"pooling": "flatten" if steps <= FLATTEN_MAX_STEPS else "mean"})
         return RNN(tuple(spec.input_shape), output_dim(spec), mc)
-
-    # --- the language-model head (recipes/language_model.py) -------------------------------------------
-    def check_predicts(self, loaded):
-        lm.check_predicts(loaded)
-
-    def predictor(self, loaded, name, version):
-        return lm.LMPredictor(loaded, name, version) if lm.is_lm(loaded.spec) else super().predictor(loaded, name, version)
-
-    def generate(self, loaded, **options):
-        return lm.generate(loaded, **options) if lm.is_lm(loaded.spec) else super().generate(loaded, **options)

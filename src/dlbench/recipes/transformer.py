@@ -35,7 +35,7 @@ class TransformerConfig(TransformerClassifierConfig, TransformerSeq2SeqConfig):
     model."""
 
 
-class TransformerRecipe(Recipe):
+class TransformerRecipe(lm.LanguageModelHead, Recipe):
     name = "transformer"
     config = TransformerConfig
     description = "Transformer for text classification, translation (seq2seq) and language modelling"
@@ -110,13 +110,3 @@ class TransformerRecipe(Recipe):
                             "corpus for a language model")
         e = spec.extras
         return TransformerClassifier(e["vocab_size"], e["max_len"], spec.num_classes, e["pad_id"], mc)
-
-    # --- the language-model head (recipes/language_model.py) -------------------------------------------
-    def check_predicts(self, loaded):
-        lm.check_predicts(loaded)
-
-    def predictor(self, loaded, name, version):
-        return lm.LMPredictor(loaded, name, version) if lm.is_lm(loaded.spec) else super().predictor(loaded, name, version)
-
-    def generate(self, loaded, **options):
-        return lm.generate(loaded, **options) if lm.is_lm(loaded.spec) else super().generate(loaded, **options)

@@ -103,17 +103,22 @@ def _event(d: dict) -> bytes:
 async def _generate(request: Request, name: str, version: str | None) -> JSONResponse:
     served = request.app.state.registry.get(name, version)
     request.state.version = served.predictor.version
-    try:
-        arr, params, rid, many = _request(served, await request.body(), getattr(request.app.state, "settings", None))
-    except UserError as e:  # refused prompts enter the drift window
-        _observe_refused(request, served, e)
-        raise
+    arr, params, rid, many = await _parsed(request, served)
     outputs, _ = await served.batcher.submit({"text_input": arr}, params)
     answer = _answer(served, outputs, rid, many)
     flags = _observe(request, served, arr, outputs, rid)
     if flags:
         answer["parameters"] = flags
     return JSONResponse(answer)
+
+
+async def _parsed(request: Request, served) -> tuple[np.ndarray, dict, object, bool]:
+    """The request of /generate and /generate_stream (`_request`); a refused prompt still enters the drift window."""
+    try:
+        return _request(served, await request.body(), getattr(request.app.state, "settings", None))
+    except UserError as e:
+        _observe_refused(request, served, e)
+        raise
 
 
 def _observe_refused(request: Request, served, e: UserError) -> None:
@@ -131,11 +136,7 @@ def _observe(request: Request, served, arr, outputs: dict, rid) -> dict | None:
 async def _stream(request: Request, name: str, version: str | None) -> StreamingResponse:
     served = request.app.state.registry.get(name, version)
     request.state.version = served.predictor.version
-    try:
-        arr, params, rid, many = _request(served, await request.body(), getattr(request.app.state, "settings", None))
-    except UserError as e:  # refused prompts enter the drift window
-        _observe_refused(request, served, e)
-        raise
+    arr, params, rid, many = await _parsed(request, served)
     if many or len(arr) != 1:
         raise UserError("generate_stream takes one prompt (text_input a string)", "use /generate for a list")
     if served.batcher.depth() >= served.batcher.max_queue:
